@@ -1,0 +1,240 @@
+"""The ``netnav`` command line (Typer).
+
+Exit codes: 0 success; 1 ``knowledge check`` found a problem; 2 bad input (the message names
+the field path, the value and what is allowed; nothing is written). Local variables never
+appear in an error (they could hold patient data).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from netnav import __version__
+from netnav.errors import NetnavError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="netnav",
+    help="NET Navigator: explained, evidence-cited management plans for neuroendocrine "
+    "neoplasms. Decision support for clinicians; not a prescription.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+knowledge_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class ExplainFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class SchemaName(StrEnum):
+    case = "case"
+    plan = "plan"
+
+
+CaseArg = Annotated[
+    str,
+    typer.Argument(
+        help="Case file in the netnav-case/1 format (JSON), or - for standard input. "
+        "A document wrapping the case under a 'case' key (examples, vignettes) is accepted.",
+        metavar="CASE.json",
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"netnav: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load_case(path: str) -> Any:
+    from netnav.case import load_case_file
+
+    return load_case_file(path)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    # Write to a temporary file first so that a failure never leaves a partial plan.
+    tmp = out.with_name(out.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+
+
+@app.command()
+def recommend(
+    case: CaseArg,
+    fmt: Annotated[
+        PlanFormat, typer.Option("--format", "-f", help="text (clinician summary), markdown or json")
+    ] = PlanFormat.text,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout")
+    ] = None,
+) -> None:
+    """Plan one case: ranked options with reasons and evidence, what to avoid, what is missing."""
+    from netnav.api import recommend as make
+    from netnav.plan import plan_json
+    from netnav.render.text import render_markdown, render_text
+
+    plan = make(_load_case(case))
+    if fmt is PlanFormat.json:
+        _write(plan_json(plan), out)
+    elif fmt is PlanFormat.markdown:
+        _write(render_markdown(plan), out)
+    else:
+        _write(render_text(plan), out)
+
+
+@app.command()
+def explain(
+    case: CaseArg,
+    option: Annotated[str, typer.Argument(help="Option id of the vocabulary, e.g. everolimus")],
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f")] = ExplainFormat.text,
+) -> None:
+    """Why an option is or is not in the plan: the verdict tree of rules and checks."""
+    from netnav.api import explain as why
+    from netnav.render.text import render_explanation
+
+    result = why(_load_case(case), option)
+    if fmt is ExplainFormat.json:
+        sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_explanation(result))
+
+
+@app.command()
+def validate(case: CaseArg) -> None:
+    """Check a case file against the case format; report every problem at once."""
+    loaded = _load_case(case)
+    typer.echo(f"valid netnav-case/1 document (case {loaded.id or 'without id'})")
+
+
+@app.command()
+def schema(name: Annotated[SchemaName, typer.Argument(help="case or plan")]) -> None:
+    """Print the JSON Schema of the case format or of the plan format."""
+    from importlib import resources
+
+    folder = "case" if name is SchemaName.case else "render"
+    text = (resources.files("netnav") / folder / f"{name.value}.schema.json").read_text("utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@knowledge_app.command("check")
+def knowledge_check() -> None:
+    """Load and cross-check the knowledge base; report counts or the first problem."""
+    from netnav.knowledge.load import load_knowledge
+
+    kb = load_knowledge()
+    typer.echo(
+        f"knowledge {kb.version}: ok — {len(kb.therapies)} therapies, {len(kb.evidence)} "
+        f"evidence entries, {len(kb.rules)} rules, {len(kb.checks)} checks, "
+        f"{len(kb.definitions)} definitions, {len(kb.surveillance)} schedules"
+    )
+
+
+@knowledge_app.command("list")
+def knowledge_list(
+    kind: Annotated[
+        str, typer.Argument(help="rules, checks, therapies, evidence, definitions or criteria")
+    ] = "rules",
+) -> None:
+    """List the entries of one kind with their ids."""
+    from netnav.engine.criteria import REGISTRY
+    from netnav.knowledge.load import default_knowledge
+
+    kb = default_knowledge()
+    rows: list[str]
+    if kind == "rules":
+        rows = [f"{r.spec.id:28} {r.spec.brief_rule:18} {r.spec.title}" for r in kb.rules]
+    elif kind == "checks":
+        rows = [f"{c.spec.id:36} {c.spec.effect:8} {', '.join(c.spec.options)}" for c in kb.checks]
+    elif kind == "therapies":
+        rows = [f"{t.id:30} {t.name}" for t in kb.therapies.values()]
+    elif kind == "evidence":
+        rows = [f"{e.id:30} {e.status.value:10} {e.title}" for e in kb.evidence.values()]
+    elif kind == "definitions":
+        rows = [f"{n:28} {d.description}" for n, (d, _) in kb.definitions.items()]
+    elif kind == "criteria":
+        rows = [f"{n:30} {c.doc}" for n, c in sorted(REGISTRY.items())]
+    else:
+        raise _fail(
+            f"unknown kind {kind!r}; allowed: rules, checks, therapies, evidence, "
+            "definitions, criteria"
+        )
+    typer.echo("\n".join(rows))
+
+
+@knowledge_app.command("show")
+def knowledge_show(
+    ident: Annotated[str, typer.Argument(help="Id of a rule, check, therapy, evidence or definition")],
+) -> None:
+    """Show one entry of the knowledge base as YAML-like JSON."""
+    from netnav.knowledge.load import default_knowledge
+
+    kb = default_knowledge()
+    found: dict[str, Any] | None = None
+    for r in kb.rules:
+        if r.spec.id == ident:
+            found = {"rule": r.spec.model_dump(mode="json", exclude_defaults=True), "file": r.file}
+    for c in kb.checks:
+        if c.spec.id == ident:
+            found = {"check": c.spec.model_dump(mode="json", exclude_defaults=True)}
+    if ident in kb.therapies:
+        found = {"therapy": kb.therapies[ident].model_dump(mode="json")}
+    if ident in kb.evidence:
+        found = {"evidence": kb.evidence[ident].model_dump(mode="json")}
+    if ident in kb.definitions:
+        found = {"definition": kb.definitions[ident][0].model_dump(mode="json")}
+    if found is None:
+        raise _fail(f"no knowledge entry with id {ident!r}; see `netnav knowledge list`")
+    sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def version() -> None:
+    """Print the netnav and knowledge-base versions."""
+    from netnav.knowledge.load import default_knowledge
+
+    typer.echo(f"netnav {__version__}; knowledge {default_knowledge().version}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning netnav's errors into exit code 2 on stderr."""
+    try:
+        app()
+    except NetnavError as exc:
+        typer.echo(f"netnav: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        raise SystemExit(0) from None
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback, no locals
+        typer.echo(
+            f"netnav: internal error ({type(exc).__name__}); please report it with the "
+            "command you ran (the case data are not shown here)",
+            err=True,
+        )
+        raise SystemExit(70) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,403 @@
+"""The planner: rules -> candidate options -> history, preferences and checks -> ranked plan.
+
+Order of work (brief §2 and §4, design.md):
+
+1. derive the case's facts once (grade, category, extent, line of therapy ...);
+2. evaluate every rule's ``when``; a rule that holds (pass or warn) contributes its options,
+   its ``avoid`` statements, tests, surveillance and next lines; an undetermined rule
+   contributes only the missing facts that would decide it;
+3. merge the options of all rules (best tier and priority win; rationale and evidence kept);
+4. drop what the patient declines (to ``avoid``) and what already failed, unless a rule allows
+   re-treatment; evaluate the §4 checks of each remaining option: a failed avoid check moves it
+   to ``avoid``; a failed caution check adds a caution; an undetermined indication check holds
+   it back (fact named as missing); an undetermined safety check keeps it with a caution;
+5. rank by tier, then priority, then id (equal standing is kept visible: ties share a tier).
+
+Pure: the same case and knowledge give the same plan; no clock, network or global state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netnav.case.derive import Derived, derive
+from netnav.case.model import Case
+from netnav.engine.criteria import CaseContext
+from netnav.engine.verdict import MissingFact, Outcome, Verdict, all_of, failed, passed
+from netnav.knowledge.load import CompiledCheck, CompiledRule, Knowledge
+from netnav.engine.criteria.fields import read_field
+from netnav.knowledge.schema import Recommendation, Tier
+
+__all__ = [
+    "AvoidItem",
+    "CheckResult",
+    "MissingItem",
+    "OptionItem",
+    "PlanResult",
+    "RuleResult",
+    "make_plan",
+]
+
+
+@dataclass
+class OptionItem:
+    """One recommended option while the plan is being built."""
+
+    id: str
+    tier: Tier
+    priority: int
+    rationale: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    cautions: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    allow_after_failure: bool = False
+
+
+@dataclass
+class AvoidItem:
+    id: str
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MissingItem:
+    field: str
+    why: list[str] = field(default_factory=list)
+    test: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: CompiledCheck
+    verdict: Verdict
+    applies: Verdict | None
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: CompiledRule
+    verdict: Verdict
+    option_verdicts: dict[str, Verdict]
+
+
+@dataclass
+class PlanResult:
+    """Everything the planner worked out; renderers and ``explain`` read it."""
+
+    case: Case
+    derived: Derived
+    knowledge_version: str
+    options: list[OptionItem]
+    avoid: list[AvoidItem]
+    missing: list[MissingItem]
+    tests: list[str]
+    surveillance_id: str | None
+    at_progression: list[str]
+    warnings: list[str]
+    rule_results: list[RuleResult]
+    check_results: dict[str, list[CheckResult]]
+    held_back: dict[str, list[str]]
+    """Options a rule proposed that are not offered, with why (history, missing facts)."""
+
+
+class _Planner:
+    def __init__(self, case: Case, kb: Knowledge) -> None:
+        self.case = case
+        self.kb = kb
+        self.derived = derive(case, kb.therapy_classes, kb.anti_tumour)
+        self.ctx = CaseContext(
+            case=case,
+            derived=self.derived,
+            fact_tests=kb.fact_tests,
+            option_status=self.option_status,
+            therapy_classes=kb.therapy_classes,
+            field_labels=kb.field_labels,
+        )
+        self._checks: dict[str, list[CheckResult]] = {}
+        self._status: dict[str, Verdict] = {}
+        self.missing: dict[str, MissingItem] = {}
+        self.avoid: dict[str, AvoidItem] = {}
+        self.held_back: dict[str, list[str]] = {}
+        declines = case.preferences.declines if case.preferences is not None else None
+        self.declined = frozenset(declines or ())
+
+    # --- facts that are missing ---------------------------------------------------------
+    def note_missing(self, facts: tuple[MissingFact, ...], why: str) -> None:
+        for fact in facts:
+            item = self.missing.setdefault(fact.field, MissingItem(fact.field, test=fact.test))
+            if why not in item.why:
+                item.why.append(why)
+            if item.test is None:
+                item.test = fact.test
+
+    # --- checks (brief §4) ----------------------------------------------------------------
+    def checks_for(self, option: str) -> list[CheckResult]:
+        if option not in self._checks:
+            results = []
+            for chk in self.kb.checks_by_option.get(option, ()):
+                applies = chk.applies_when.evaluate(self.ctx) if chk.applies_when else None
+                if applies is not None and applies.outcome is Outcome.FAIL:
+                    results.append(CheckResult(chk, applies, applies))
+                    continue
+                results.append(CheckResult(chk, chk.require.evaluate(self.ctx), applies))
+            self._checks[option] = results
+        return self._checks[option]
+
+    def option_status(self, option: str) -> Verdict:
+        """Pass unless an avoid check fails (fail) or an indication check is unknown."""
+        if option in self._status:
+            return self._status[option]
+        self._status[option] = passed(f"{option}: being evaluated")  # guards recursion
+        children: list[Verdict] = []
+        if option in self.declined:
+            children.append(failed(f"the patient declines {self._name(option)}", "preferences"))
+        for res in self.checks_for(option):
+            if res.applies is not None and res.applies.outcome is Outcome.FAIL:
+                continue
+            spec = res.check.spec
+            v = res.verdict
+            if spec.effect == "avoid" and v.outcome is Outcome.FAIL:
+                children.append(v)
+            elif spec.kind == "indication" and v.outcome is Outcome.UNDETERMINED:
+                children.append(v)
+        if not children:
+            verdict = passed(f"no exclusion applies to {self._name(option)}")
+        else:
+            combined = all_of(children)
+            verdict = Verdict(
+                combined.outcome,
+                f"{self._name(option)}: {combined.message}",
+                f"option_not_excluded({option})",
+                combined.facts,
+                (),
+                combined.children,
+            )
+        self._status[option] = verdict
+        return verdict
+
+    def _name(self, option: str) -> str:
+        therapy = self.kb.therapies.get(option)
+        return therapy.name if therapy is not None else option
+
+    # --- history ----------------------------------------------------------------------------
+    def failed_before(self, option: str) -> str | None:
+        """Why ``option`` counts as already tried and failed, or None."""
+        h = self.derived.history
+        if option in h.failed:
+            return f"{self._name(option)} was given before and the disease progressed"
+        for fam in self.kb.repeat_families:
+            if option in fam.members:
+                hit = sorted(set(fam.members) & h.failed)
+                if hit:
+                    names = ", ".join(self._name(x) for x in hit)
+                    return f"progressed on {names}: {fam.reason}"
+        return None
+
+    # --- the plan -------------------------------------------------------------------------
+    def run(self) -> PlanResult:
+        candidates: dict[str, OptionItem] = {}
+        rule_results: list[RuleResult] = []
+        tests: list[str] = []
+        surveillance: list[tuple[int, str]] = []
+        next_lines: list[str] = []
+        for rule in self.kb.rules:
+            verdict = rule.when.evaluate(self.ctx)
+            opt_verdicts: dict[str, Verdict] = {}
+            rule_results.append(RuleResult(rule, verdict, opt_verdicts))
+            spec = rule.spec
+            if verdict.outcome is Outcome.UNDETERMINED:
+                self.note_missing(
+                    verdict.all_missing(), f"decides whether {spec.title} ({spec.brief_rule})"
+                )
+                continue
+            if not verdict.holds:
+                continue
+            assumptions = [v.message for v in verdict.leaves(Outcome.WARN)]
+            for rec in rule.recommend:
+                r = rec.spec
+                if rec.when is not None:
+                    rv = rec.when.evaluate(self.ctx)
+                    opt_verdicts[r.option] = rv
+                    if rv.outcome is Outcome.UNDETERMINED:
+                        self.note_missing(
+                            rv.all_missing(),
+                            f"decides whether {self._name(r.option)} is offered ({spec.brief_rule})",
+                        )
+                        continue
+                    if not rv.holds:
+                        continue
+                    assumptions += [v.message for v in rv.leaves(Outcome.WARN)]
+                self._add_candidate(candidates, rule, r, assumptions)
+            for fld in spec.ask:
+                if read_field(self.case, fld) is None:
+                    self.note_missing(self.ctx.missing(fld), f"{spec.title} ({spec.brief_rule})")
+            for i, av in enumerate(spec.avoid):
+                if rule.avoid_when[i] is not None:
+                    av_verdict = rule.avoid_when[i].evaluate(self.ctx)  # type: ignore[union-attr]
+                    if not av_verdict.holds:
+                        continue
+                item = self.avoid.setdefault(av.option, AvoidItem(av.option))
+                _append(item.reasons, av.reason)
+                _extend(item.evidence, av.evidence)
+                _append(item.rules, spec.brief_rule)
+            _extend(tests, spec.tests)
+            if spec.surveillance is not None:
+                best = min((c.priority for c in candidates.values() if spec.id in c.rules),
+                           default=99)
+                surveillance.append((best, spec.surveillance))
+            _extend(next_lines, spec.at_progression)
+
+        options = self._screen(candidates)
+        options.sort(key=lambda o: (o.tier.rank, o.priority, o.id))
+        for opt_id in list(self.avoid):
+            # Safety first: an option in avoid is never offered.
+            options = [o for o in options if o.id != opt_id]
+        offered = {o.id for o in options}
+        for item in self.missing.values():
+            if item.test is not None:
+                _append(tests, item.test)
+        top = options[0].id if options else None
+        at_progression = [
+            o
+            for o in next_lines
+            if o != top
+            and o not in self.avoid
+            and o not in self.declined
+            and self.failed_before(o) is None
+            and self.option_status(o).outcome is not Outcome.FAIL
+        ]
+        schedule = min(surveillance)[1] if surveillance else None
+        warnings = list(self.derived.warnings)
+        if not self.derived.history.recorded:
+            warnings.append("No treatment history was given: the plan assumes none so far.")
+        if not offered:
+            warnings.append(
+                "No option could be recommended from the facts given: see missing information "
+                "and discuss at a NET-expert tumour board (G-01)."
+            )
+        return PlanResult(
+            case=self.case,
+            derived=self.derived,
+            knowledge_version=self.kb.version,
+            options=options,
+            avoid=sorted(self.avoid.values(), key=lambda a: a.id),
+            missing=list(self.missing.values()),
+            tests=tests,
+            surveillance_id=schedule,
+            at_progression=at_progression,
+            warnings=warnings,
+            rule_results=rule_results,
+            check_results=self._checks,
+            held_back=self.held_back,
+        )
+
+    def _add_candidate(
+        self,
+        candidates: dict[str, OptionItem],
+        rule: CompiledRule,
+        rec: Recommendation,
+        assumptions: list[str],
+    ) -> None:
+        option = rec.option
+        item = candidates.get(option)
+        if item is None:
+            item = OptionItem(option, rec.tier, rec.priority)
+            candidates[option] = item
+        elif (rec.tier.rank, rec.priority) < (item.tier.rank, item.priority):
+            item.tier, item.priority = rec.tier, rec.priority
+        _append(item.rationale, f"{rec.because} ({rule.spec.brief_rule})")
+        _extend(item.evidence, rec.evidence)
+        _append(item.rules, rule.spec.id)
+        if rec.disagreement:
+            _append(item.disagreements, rec.disagreement)
+        for a in assumptions:
+            _append(item.assumptions, a)
+        item.allow_after_failure = item.allow_after_failure or rec.allow_after_failure
+
+    def _screen(self, candidates: dict[str, OptionItem]) -> list[OptionItem]:
+        kept: list[OptionItem] = []
+        h = self.derived.history
+        for opt_id in sorted(candidates):
+            item = candidates[opt_id]
+            if opt_id in self.declined:
+                av = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
+                _append(av.reasons, f"The patient declines {self._name(opt_id)}.")
+                _append(av.rules, "preferences")
+                continue
+            if opt_id in h.stopped_for_toxicity:
+                av = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
+                _append(av.reasons, f"{self._name(opt_id)} was stopped earlier for toxicity.")
+                _append(av.rules, "history")
+                continue
+            why_failed = self.failed_before(opt_id)
+            if why_failed is not None and not item.allow_after_failure:
+                self.held_back.setdefault(opt_id, []).append(why_failed)
+                continue
+            if opt_id in h.ongoing and why_failed is None:
+                item.rationale.insert(0, f"Continue {self._name(opt_id)}, which the patient is on now.")
+            if not self._apply_checks(item):
+                continue
+            for a in item.assumptions:
+                _append(item.cautions, f"Assumption: {a}.")
+            kept.append(item)
+        return kept
+
+    def _apply_checks(self, item: OptionItem) -> bool:
+        """Apply §4 checks; False when the option leaves ``options``."""
+        keep = True
+        for res in self.checks_for(item.id):
+            if res.applies is not None:
+                if res.applies.outcome is Outcome.FAIL:
+                    continue
+                if res.applies.outcome is Outcome.UNDETERMINED:
+                    continue
+            spec = res.check.spec
+            v = res.verdict
+            if v.outcome is Outcome.PASS:
+                continue
+            if v.outcome is Outcome.FAIL:
+                if spec.effect == "avoid":
+                    av = self.avoid.setdefault(item.id, AvoidItem(item.id))
+                    _append(av.reasons, f"{spec.reason} ({v.message}).")
+                    _extend(av.evidence, spec.evidence)
+                    _append(av.rules, spec.brief_rule)
+                    keep = False
+                else:
+                    _append(item.cautions, f"{spec.reason} ({v.message}).")
+                    _extend(item.evidence, spec.evidence)
+            elif v.outcome is Outcome.WARN:
+                _append(item.cautions, f"{spec.reason} (check: {v.message}).")
+            else:  # undetermined
+                facts = v.all_missing()
+                if spec.kind == "indication":
+                    self.note_missing(facts, f"{spec.reason} ({self._name(item.id)})")
+                    self.held_back.setdefault(item.id, []).append(f"unknown: {v.message}")
+                    keep = False
+                else:
+                    self.note_missing(facts, f"{spec.reason} ({self._name(item.id)})")
+                    labels = ", ".join(self.ctx.label(f.field) for f in facts) or v.message
+                    _append(item.cautions, f"Confirm {labels} before starting: {spec.reason}.")
+        return keep
+
+
+def _append(items: list[str], value: str) -> None:
+    if value not in items:
+        items.append(value)
+
+
+def _extend(items: list[str], values: list[str]) -> None:
+    for v in values:
+        _append(items, v)
+
+
+def make_plan(case: Case, kb: Knowledge) -> PlanResult:
+    """Plan one case against the knowledge base ``kb``.
+
+    Returns a :class:`PlanResult`; :func:`netnav.plan.plan_document` turns it into the
+    ``netnav-plan/1`` document. Raises nothing for a valid case.
+    """
+    return _Planner(case, kb).run()

@@ -1,0 +1,175 @@
+"""Four-valued verdicts with their explanation tree (after Hartwig Medical's ACTIN).
+
+A criterion answers with one of four outcomes, ordered ``fail < warn < undetermined < pass``:
+
+- ``pass``: the condition holds;
+- ``warn``: it may or may not hold, or holds only under an assumption; a person must look;
+- ``undetermined``: a fact it needs is unknown (never read as "no");
+- ``fail``: the condition does not hold.
+
+Verdicts are made only through the four constructors :func:`passed`, :func:`warned`,
+:func:`undetermined` and :func:`failed`, each carrying one sentence saying why and the case
+fields read. ``undetermined`` also names the missing fields with the test that would settle
+each, which feeds the plan's ``missing_information``. Combinators keep every child, so that
+``netnav explain`` can show the whole tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "MissingFact",
+    "Outcome",
+    "Verdict",
+    "all_of",
+    "any_of",
+    "failed",
+    "negate",
+    "passed",
+    "undetermined",
+    "warned",
+]
+
+
+class Outcome(IntEnum):
+    """Verdict outcome; the integer order is the order used by the combinators."""
+
+    FAIL = 0
+    WARN = 1
+    UNDETERMINED = 2
+    PASS = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class MissingFact:
+    """A case field whose absence left a verdict undetermined, and the test that settles it."""
+
+    field: str
+    test: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer of one criterion (or combinator) for one case."""
+
+    outcome: Outcome
+    message: str
+    criterion: str = ""
+    facts: tuple[str, ...] = ()
+    missing: tuple[MissingFact, ...] = ()
+    children: tuple[Verdict, ...] = ()
+
+    @property
+    def holds(self) -> bool:
+        """True for pass and warn: the condition is taken to hold (warn flags a doubt)."""
+        return self.outcome in (Outcome.PASS, Outcome.WARN)
+
+    def named(self, criterion: str) -> Verdict:
+        """The same verdict labelled with the criterion that produced it."""
+        return Verdict(
+            self.outcome, self.message, criterion, self.facts, self.missing, self.children
+        )
+
+    def all_missing(self) -> tuple[MissingFact, ...]:
+        """Missing facts of this node and of every undetermined descendant, in tree order."""
+        found: list[MissingFact] = list(self.missing)
+        for child in self.children:
+            if child.outcome is Outcome.UNDETERMINED:
+                found.extend(child.all_missing())
+        seen: set[tuple[str, str | None]] = set()
+        unique = []
+        for fact in found:
+            key = (fact.field, fact.test)
+            if key not in seen:
+                seen.add(key)
+                unique.append(fact)
+        return tuple(unique)
+
+    def leaves(self, outcome: Outcome) -> list[Verdict]:
+        """Leaf verdicts with the given outcome (the reasons behind a combinator)."""
+        if not self.children:
+            return [self] if self.outcome is outcome else []
+        out: list[Verdict] = []
+        for child in self.children:
+            out.extend(child.leaves(outcome))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready tree: ``{"criterion", "verdict", "why", "facts", "missing", "children"}``."""
+        node: dict[str, Any] = {
+            "criterion": self.criterion,
+            "verdict": self.outcome.label,
+            "why": self.message,
+            "facts": list(self.facts),
+        }
+        if self.missing:
+            node["missing"] = [{"field": m.field, "test": m.test} for m in self.missing]
+        if self.children:
+            node["children"] = [c.to_dict() for c in self.children]
+        return node
+
+
+def passed(message: str, *facts: str) -> Verdict:
+    return Verdict(Outcome.PASS, message, facts=facts)
+
+
+def warned(message: str, *facts: str) -> Verdict:
+    return Verdict(Outcome.WARN, message, facts=facts)
+
+
+def failed(message: str, *facts: str) -> Verdict:
+    return Verdict(Outcome.FAIL, message, facts=facts)
+
+
+def undetermined(message: str, missing: list[MissingFact], *facts: str) -> Verdict:
+    return Verdict(
+        Outcome.UNDETERMINED,
+        message,
+        facts=facts or tuple(m.field for m in missing),
+        missing=tuple(missing),
+    )
+
+
+def _summary(children: tuple[Verdict, ...], outcome: Outcome) -> str:
+    deciding = [c.message for c in children if c.outcome is outcome]
+    return "; ".join(deciding)
+
+
+def all_of(children: list[Verdict]) -> Verdict:
+    """Worst child decides (every child evaluated, no short-circuit, so the tree is whole)."""
+    kids = tuple(children)
+    if not kids:
+        return Verdict(Outcome.PASS, "no condition", "all_of")
+    worst = min(c.outcome for c in kids)
+    return Verdict(worst, _summary(kids, worst), "all_of", children=kids)
+
+
+def any_of(children: list[Verdict]) -> Verdict:
+    """Best child decides."""
+    kids = tuple(children)
+    if not kids:
+        return Verdict(Outcome.FAIL, "no alternative given", "any_of")
+    best = max(c.outcome for c in kids)
+    return Verdict(best, _summary(kids, best), "any_of", children=kids)
+
+
+_NEGATED = {
+    Outcome.PASS: Outcome.FAIL,
+    Outcome.FAIL: Outcome.PASS,
+    Outcome.WARN: Outcome.WARN,
+    Outcome.UNDETERMINED: Outcome.UNDETERMINED,
+}
+
+
+def negate(child: Verdict) -> Verdict:
+    """NOT: pass and fail swap; warn and undetermined stay."""
+    outcome = _NEGATED[child.outcome]
+    prefix = "not so: " if child.outcome in (Outcome.PASS, Outcome.FAIL) else ""
+    return Verdict(outcome, prefix + child.message, "not", children=(child,))

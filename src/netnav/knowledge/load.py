@@ -1,0 +1,349 @@
+"""Load the knowledge base once, validate it and cross-check every reference.
+
+:func:`load_knowledge` reads the YAML files of ``netnav/knowledge/data`` (or another
+directory), validates each entry against :mod:`netnav.knowledge.schema`, compiles every
+criterion, and checks that every option, evidence id, test, criterion, definition and
+surveillance schedule named anywhere exists. The first problem raises
+:class:`netnav.errors.KnowledgeError` with the file, the entry and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
+from netnav.engine.criteria.fields import field_exists
+from netnav.errors import KnowledgeError
+from netnav.knowledge.schema import (
+    Check,
+    Definition,
+    EvidenceEntry,
+    FactEntry,
+    Manifest,
+    Recommendation,
+    RepeatFamily,
+    Rule,
+    SurveillanceSchedule,
+    Therapy,
+)
+from netnav.vocabulary import ALL_THERAPY_IDS, HISTORY_ONLY_IDS, OPTION_IDS, TEST_IDS
+
+__all__ = [
+    "DATA_DIR",
+    "CompiledCheck",
+    "CompiledRecommendation",
+    "CompiledRule",
+    "Knowledge",
+    "default_knowledge",
+    "load_knowledge",
+]
+
+DATA_DIR = Path(__file__).parent / "data"
+
+M = TypeVar("M", bound=BaseModel)
+
+try:  # libyaml's C loader when PyYAML was built with it: 5-10x faster
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-Python PyYAML
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class CompiledRecommendation:
+    spec: Recommendation
+    when: Node | None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    spec: Rule
+    file: str
+    when: Node
+    recommend: tuple[CompiledRecommendation, ...]
+    avoid_when: tuple[Node | None, ...]
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    spec: Check
+    require: Node
+    applies_when: Node | None
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The whole knowledge base, validated and compiled (immutable)."""
+
+    manifest: Manifest
+    therapies: Mapping[str, Therapy]
+    evidence: Mapping[str, EvidenceEntry]
+    facts: Mapping[str, FactEntry]
+    definitions: Mapping[str, tuple[Definition, Node]]
+    rules: tuple[CompiledRule, ...]
+    checks: tuple[CompiledCheck, ...]
+    checks_by_option: Mapping[str, tuple[CompiledCheck, ...]]
+    surveillance: Mapping[str, SurveillanceSchedule]
+    repeat_families: tuple[RepeatFamily, ...]
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def therapy_classes(self) -> dict[str, tuple[str, ...]]:
+        return {tid: tuple(t.classes) for tid, t in self.therapies.items()}
+
+    @property
+    def anti_tumour(self) -> frozenset[str]:
+        return frozenset(tid for tid, t in self.therapies.items() if t.anti_tumour)
+
+    @property
+    def fact_tests(self) -> dict[str, str | None]:
+        return {f: e.test for f, e in self.facts.items()}
+
+    @property
+    def field_labels(self) -> dict[str, str]:
+        return {f: e.label for f, e in self.facts.items()}
+
+
+def _read(path: Path, key: str) -> list[Any]:
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader
+    except FileNotFoundError:
+        raise KnowledgeError(path.name, "-", "file missing") from None
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(path.name, "-", f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or key not in doc or not isinstance(doc[key], list):
+        raise KnowledgeError(path.name, "-", f"expected a top-level list under {key!r}")
+    return doc[key]
+
+
+def _entry_id(raw: object, index: int) -> str:
+    if isinstance(raw, dict):
+        for key in ("id", "name", "field"):
+            if isinstance(raw.get(key), str):
+                return str(raw[key])
+    return f"#{index + 1}"
+
+
+def _validate(model: type[M], items: list[Any], file: str) -> list[M]:
+    out: list[M] = []
+    for i, raw in enumerate(items):
+        try:
+            out.append(model.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise KnowledgeError(file, _entry_id(raw, i), f"{where}: {first['msg']}") from None
+    return out
+
+
+def _unique(items: Iterable[M], key: str, file: str) -> dict[str, M]:
+    out: dict[str, M] = {}
+    for item in items:
+        ident = getattr(item, key)
+        if ident in out:
+            raise KnowledgeError(file, ident, "duplicate id")
+        out[ident] = item
+    return out
+
+
+def _compile(spec: object, defs: Mapping[str, Node], file: str, entry: str) -> Node:
+    try:
+        return compile_criterion(spec, defs)
+    except CriterionSpecError as exc:
+        raise KnowledgeError(file, entry, str(exc)) from None
+
+
+class _Refs:
+    """Cross-checks of ids named in the data files."""
+
+    def __init__(self, evidence: Mapping[str, EvidenceEntry]) -> None:
+        self.evidence = evidence
+
+    def evidence_ids(self, ids: Iterable[str], file: str, entry: str) -> None:
+        for e in ids:
+            if e not in self.evidence:
+                raise KnowledgeError(file, entry, f"unknown evidence id {e!r}")
+
+    @staticmethod
+    def option(option: str, file: str, entry: str, recommendable: bool = True) -> None:
+        allowed = OPTION_IDS if recommendable else tuple(ALL_THERAPY_IDS)
+        if option not in allowed:
+            kind = "history-only id" if option in HISTORY_ONLY_IDS else "unknown option id"
+            raise KnowledgeError(file, entry, f"{kind} {option!r}")
+
+    @staticmethod
+    def test(test: str, file: str, entry: str) -> None:
+        if test not in TEST_IDS:
+            raise KnowledgeError(file, entry, f"unknown test id {test!r}")
+
+
+def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
+    """Load and cross-check the knowledge base in ``data_dir``.
+
+    Raises :class:`KnowledgeError` (file, entry, reason) at the first problem.
+    """
+    manifest_raw = yaml.load((data_dir / "manifest.yaml").read_text("utf-8"), Loader=_Loader)  # noqa: S506
+    manifest = _validate(Manifest, [manifest_raw], "manifest.yaml")[0]
+
+    evidence = _unique(
+        _validate(EvidenceEntry, _read(data_dir / "evidence.yaml", "evidence"), "evidence.yaml"),
+        "id",
+        "evidence.yaml",
+    )
+    refs = _Refs(evidence)
+
+    therapies = _unique(
+        _validate(Therapy, _read(data_dir / "therapies.yaml", "therapies"), "therapies.yaml"),
+        "id",
+        "therapies.yaml",
+    )
+    missing = sorted(ALL_THERAPY_IDS - set(therapies))
+    if missing:
+        raise KnowledgeError("therapies.yaml", missing[0], "option id of options.md has no entry")
+    for tid, therapy in therapies.items():
+        refs.option(tid, "therapies.yaml", tid, recommendable=False)
+        refs.evidence_ids(therapy.evidence, "therapies.yaml", tid)
+
+    facts = _unique(
+        _validate(FactEntry, _read(data_dir / "facts.yaml", "facts"), "facts.yaml"),
+        "field",
+        "facts.yaml",
+    )
+    for f in facts.values():
+        if f.test is not None:
+            refs.test(f.test, "facts.yaml", f.field)
+
+    definitions: dict[str, tuple[Definition, Node]] = {}
+    compiled_defs: dict[str, Node] = {}
+    for d in _validate(
+        Definition, _read(data_dir / "definitions.yaml", "definitions"), "definitions.yaml"
+    ):
+        if d.name in definitions:
+            raise KnowledgeError("definitions.yaml", d.name, "duplicate definition")
+        node = _compile(d.when, compiled_defs, "definitions.yaml", d.name)
+        definitions[d.name] = (d, node)
+        compiled_defs[d.name] = node
+
+    surveillance = _unique(
+        _validate(
+            SurveillanceSchedule,
+            _read(data_dir / "surveillance.yaml", "schedules"),
+            "surveillance.yaml",
+        ),
+        "id",
+        "surveillance.yaml",
+    )
+    for s in surveillance.values():
+        refs.evidence_ids(s.evidence, "surveillance.yaml", s.id)
+
+    families = tuple(
+        _validate(RepeatFamily, _read(data_dir / "sequencing.yaml", "repeat_families"),
+                  "sequencing.yaml")
+    )
+    for fam in families:
+        for m in fam.members:
+            refs.option(m, "sequencing.yaml", fam.name, recommendable=False)
+        refs.evidence_ids(fam.evidence, "sequencing.yaml", fam.name)
+
+    rules = _load_rules(data_dir, compiled_defs, refs, surveillance)
+    checks = _load_checks(data_dir, compiled_defs, refs)
+    by_option: dict[str, list[CompiledCheck]] = {}
+    for c in checks:
+        for opt in c.spec.options:
+            by_option.setdefault(opt, []).append(c)
+
+    return Knowledge(
+        manifest=manifest,
+        therapies=therapies,
+        evidence=evidence,
+        facts=facts,
+        definitions=definitions,
+        rules=rules,
+        checks=checks,
+        checks_by_option={k: tuple(v) for k, v in by_option.items()},
+        surveillance=surveillance,
+        repeat_families=families,
+    )
+
+
+def _load_rules(
+    data_dir: Path,
+    defs: Mapping[str, Node],
+    refs: _Refs,
+    surveillance: Mapping[str, SurveillanceSchedule],
+) -> tuple[CompiledRule, ...]:
+    compiled: list[CompiledRule] = []
+    seen: set[str] = set()
+    for path in sorted(data_dir.glob("rules_*.yaml")):
+        file = path.name
+        for rule in _validate(Rule, _read(path, "rules"), file):
+            if rule.id in seen:
+                raise KnowledgeError(file, rule.id, "duplicate rule id")
+            seen.add(rule.id)
+            when = _compile(rule.when, defs, file, rule.id)
+            recs = []
+            for rec in rule.recommend:
+                refs.option(rec.option, file, f"{rule.id} -> {rec.option}")
+                refs.evidence_ids(rec.evidence, file, f"{rule.id} -> {rec.option}")
+                rec_when = (
+                    _compile(rec.when, defs, file, f"{rule.id} -> {rec.option}")
+                    if rec.when is not None
+                    else None
+                )
+                recs.append(CompiledRecommendation(rec, rec_when))
+            avoid_when: list[Node | None] = []
+            for av in rule.avoid:
+                refs.option(av.option, file, f"{rule.id} avoid {av.option}")
+                refs.evidence_ids(av.evidence, file, f"{rule.id} avoid {av.option}")
+                avoid_when.append(
+                    _compile(av.when, defs, file, f"{rule.id} avoid {av.option}")
+                    if av.when is not None
+                    else None
+                )
+            for fld in rule.ask:
+                if not field_exists(fld):
+                    raise KnowledgeError(file, rule.id, f"ask: {fld!r} is not a case field")
+            for t in rule.tests:
+                refs.test(t, file, rule.id)
+            for opt in rule.at_progression:
+                refs.option(opt, file, f"{rule.id} at_progression")
+            if rule.surveillance is not None and rule.surveillance not in surveillance:
+                raise KnowledgeError(
+                    file, rule.id, f"unknown surveillance schedule {rule.surveillance!r}"
+                )
+            compiled.append(CompiledRule(rule, file, when, tuple(recs), tuple(avoid_when)))
+    if not compiled:
+        raise KnowledgeError("rules_*.yaml", "-", "no rule files found")
+    return tuple(compiled)
+
+
+def _load_checks(
+    data_dir: Path, defs: Mapping[str, Node], refs: _Refs
+) -> tuple[CompiledCheck, ...]:
+    file = "checks.yaml"
+    checks = _validate(Check, _read(data_dir / file, "checks"), file)
+    _unique(checks, "id", file)
+    compiled = []
+    for c in checks:
+        for opt in c.options:
+            refs.option(opt, file, c.id)
+        refs.evidence_ids(c.evidence, file, c.id)
+        require = _compile(c.require, defs, file, c.id)
+        applies = _compile(c.applies_when, defs, file, c.id) if c.applies_when else None
+        compiled.append(CompiledCheck(c, require, applies))
+    return tuple(compiled)
+
+
+@cache
+def default_knowledge() -> Knowledge:
+    """The packaged knowledge base, loaded once per process (it is immutable)."""
+    return load_knowledge(DATA_DIR)
