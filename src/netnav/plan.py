@@ -100,7 +100,7 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
         "missing_information": [
             {
                 "field": m.field,
-                "why": "; ".join(m.why),
+                "why": m.why,
                 "test": m.test,
             }
             for m in result.missing

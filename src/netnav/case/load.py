@@ -192,7 +192,9 @@ def _validate(obj: object, *, wrapper_allowed: bool) -> Case:
     case, case_problems = _check_case(obj)
     problems += [_prefixed(problem, prefix) for problem in case_problems]
     if problems or case is None:
-        raise CaseError(_limited(problems))
+        # The model's cross-field rules and cross_field_problems are one function, so a
+        # refused case always has a problem; the fallback only keeps the error non-empty.
+        raise CaseError(_limited(problems) or [CaseProblem("", "the case is invalid")])
     return case
 
 

@@ -65,9 +65,34 @@ class AvoidItem:
 
 @dataclass
 class MissingItem:
+    """An unknown fact that would change the plan, with what it decides."""
+
     field: str
-    why: list[str] = field(default_factory=list)
     test: str | None = None
+    decides: list[str] = field(default_factory=list)
+    """Rules whose applicability the fact decides."""
+    offers: list[str] = field(default_factory=list)
+    """Options that cannot be offered until the fact is known (indication)."""
+    safety: list[str] = field(default_factory=list)
+    """Options whose safety check needs the fact (offered with a caution meanwhile)."""
+
+    @property
+    def changes_options(self) -> bool:
+        return bool(self.decides or self.offers)
+
+    @property
+    def why(self) -> str:
+        parts = []
+        if self.decides:
+            shown = "; ".join(self.decides[:3])
+            if len(self.decides) > 3:
+                shown += f" (and {len(self.decides) - 3} other rules)"
+            parts.append(f"decides whether {shown} applies")
+        if self.offers:
+            parts.append("needed before offering " + ", ".join(self.offers))
+        if self.safety:
+            parts.append("safety check before " + ", ".join(self.safety))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -126,11 +151,11 @@ class _Planner:
         self.declined = frozenset(declines or ())
 
     # --- facts that are missing ---------------------------------------------------------
-    def note_missing(self, facts: tuple[MissingFact, ...], why: str) -> None:
+    def note_missing(self, facts: tuple[MissingFact, ...], what: str, kind: str) -> None:
+        """Record unknown facts; ``kind`` is decides (a rule), offers or safety (an option)."""
         for fact in facts:
             item = self.missing.setdefault(fact.field, MissingItem(fact.field, test=fact.test))
-            if why not in item.why:
-                item.why.append(why)
+            _append(getattr(item, kind), what)
             if item.test is None:
                 item.test = fact.test
 
@@ -210,9 +235,7 @@ class _Planner:
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             spec = rule.spec
             if verdict.outcome is Outcome.UNDETERMINED:
-                self.note_missing(
-                    verdict.all_missing(), f"decides whether {spec.title} ({spec.brief_rule})"
-                )
+                self.note_missing(verdict.all_missing(), f"{spec.title} ({spec.brief_rule})", "decides")
                 continue
             if not verdict.holds:
                 continue
@@ -223,10 +246,7 @@ class _Planner:
                     rv = rec.when.evaluate(self.ctx)
                     opt_verdicts[r.option] = rv
                     if rv.outcome is Outcome.UNDETERMINED:
-                        self.note_missing(
-                            rv.all_missing(),
-                            f"decides whether {self._name(r.option)} is offered ({spec.brief_rule})",
-                        )
+                        self.note_missing(rv.all_missing(), self._name(r.option), "offers")
                         continue
                     if not rv.holds:
                         continue
@@ -234,7 +254,9 @@ class _Planner:
                 self._add_candidate(candidates, rule, r, assumptions)
             for fld in spec.ask:
                 if read_field(self.case, fld) is None:
-                    self.note_missing(self.ctx.missing(fld), f"{spec.title} ({spec.brief_rule})")
+                    self.note_missing(
+                        self.ctx.missing(fld), f"{spec.title} ({spec.brief_rule})", "decides"
+                    )
             for i, av in enumerate(spec.avoid):
                 if rule.avoid_when[i] is not None:
                     av_verdict = rule.avoid_when[i].evaluate(self.ctx)  # type: ignore[union-attr]
@@ -285,7 +307,8 @@ class _Planner:
             knowledge_version=self.kb.version,
             options=options,
             avoid=sorted(self.avoid.values(), key=lambda a: a.id),
-            missing=list(self.missing.values()),
+            # Facts that change which options are offered come before safety-check facts.
+            missing=sorted(self.missing.values(), key=lambda m: not m.changes_options),
             tests=tests,
             surveillance_id=schedule,
             at_progression=at_progression,
@@ -374,11 +397,11 @@ class _Planner:
             else:  # undetermined
                 facts = v.all_missing()
                 if spec.kind == "indication":
-                    self.note_missing(facts, f"{spec.reason} ({self._name(item.id)})")
+                    self.note_missing(facts, self._name(item.id), "offers")
                     self.held_back.setdefault(item.id, []).append(f"unknown: {v.message}")
                     keep = False
                 else:
-                    self.note_missing(facts, f"{spec.reason} ({self._name(item.id)})")
+                    self.note_missing(facts, self._name(item.id), "safety")
                     labels = ", ".join(self.ctx.label(f.field) for f in facts) or v.message
                     _append(item.cautions, f"Confirm {labels} before starting: {spec.reason}.")
         return keep

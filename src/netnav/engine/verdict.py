@@ -142,22 +142,37 @@ def _summary(children: tuple[Verdict, ...], outcome: Outcome) -> str:
     return "; ".join(deciding)
 
 
+# Combination precedence. The display order of outcomes is fail < warn < undetermined < pass
+# (plan-format.md), but combining by that order would let a warn (an assumption) mask an
+# unknown fact: AND(warn, undetermined) would come out warn and fire a rule whose condition
+# nobody knows. So AND lets a fail decide first, then an unknown, then a warn; OR lets a pass
+# decide first, then a warn, then an unknown. Unknown is never read as yes or no.
+_AND_PRECEDENCE = (Outcome.FAIL, Outcome.UNDETERMINED, Outcome.WARN, Outcome.PASS)
+_OR_PRECEDENCE = (Outcome.PASS, Outcome.WARN, Outcome.UNDETERMINED, Outcome.FAIL)
+
+
+def _decide(kids: tuple[Verdict, ...], precedence: tuple[Outcome, ...]) -> Outcome:
+    present = {c.outcome for c in kids}
+    return next(o for o in precedence if o in present)
+
+
 def all_of(children: list[Verdict]) -> Verdict:
-    """Worst child decides (every child evaluated, no short-circuit, so the tree is whole)."""
+    """AND: any fail decides, then any unknown, then any warn; every child is evaluated (no
+    short-circuit) so that the explanation tree is whole."""
     kids = tuple(children)
     if not kids:
         return Verdict(Outcome.PASS, "no condition", "all_of")
-    worst = min(c.outcome for c in kids)
-    return Verdict(worst, _summary(kids, worst), "all_of", children=kids)
+    outcome = _decide(kids, _AND_PRECEDENCE)
+    return Verdict(outcome, _summary(kids, outcome), "all_of", children=kids)
 
 
 def any_of(children: list[Verdict]) -> Verdict:
-    """Best child decides."""
+    """OR: any pass decides, then any warn, then any unknown; else fail."""
     kids = tuple(children)
     if not kids:
         return Verdict(Outcome.FAIL, "no alternative given", "any_of")
-    best = max(c.outcome for c in kids)
-    return Verdict(best, _summary(kids, best), "any_of", children=kids)
+    outcome = _decide(kids, _OR_PRECEDENCE)
+    return Verdict(outcome, _summary(kids, outcome), "any_of", children=kids)
 
 
 _NEGATED = {

@@ -159,3 +159,16 @@ def field_known(ctx: CaseContext, p: FieldParams) -> Verdict:
     if value is None:
         return undetermined(f"{label} not recorded", ctx.missing(p.field))
     return passed(f"{label} recorded", p.field)
+
+
+@criterion("field_absent_or_in", Members)
+def field_absent_or_in(ctx: CaseContext, p: Members) -> Verdict:
+    """A field is not recorded, or has one of the listed values (e.g. germline status
+    untested or unknown: the trigger for counselling, brief G-07)."""
+    value = read_field(ctx.case, p.field)
+    label = ctx.label(p.field)
+    if value is None:
+        return passed(f"{label} not recorded", p.field)
+    if value in p.values:
+        return passed(f"{label} is {_fmt(value)}", p.field)
+    return failed(f"{label} is {_fmt(value)}", p.field)
