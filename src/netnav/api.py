@@ -118,12 +118,22 @@ def _check_nodes(result: PlanResult, option: str, kb: Knowledge) -> list[Verdict
         label = f"check {spec.id} ({spec.effect}, {spec.kind}; {spec.brief_rule})"
         if applies_failed:
             nodes.append(
-                Verdict(Outcome.PASS, f"{spec.reason}: does not apply here", label,
-                        children=(res.verdict,))
+                Verdict(
+                    Outcome.PASS,
+                    f"{spec.reason}: does not apply here",
+                    label,
+                    children=(res.verdict,),
+                )
             )
             continue
         nodes.append(
-            Verdict(res.verdict.outcome, spec.reason, label, res.verdict.facts,
-                    res.verdict.missing, (res.verdict,))
+            Verdict(
+                res.verdict.outcome,
+                spec.reason,
+                label,
+                res.verdict.facts,
+                res.verdict.missing,
+                (res.verdict,),
+            )
         )
     return nodes

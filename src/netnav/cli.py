@@ -83,7 +83,8 @@ def _write(text: str, out: Path | None) -> None:
 def recommend(
     case: CaseArg,
     fmt: Annotated[
-        PlanFormat, typer.Option("--format", "-f", help="text (clinician summary), markdown or json")
+        PlanFormat,
+        typer.Option("--format", "-f", help="text (clinician summary), markdown or json"),
     ] = PlanFormat.text,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout")
@@ -184,7 +185,9 @@ def knowledge_list(
 
 @knowledge_app.command("show")
 def knowledge_show(
-    ident: Annotated[str, typer.Argument(help="Id of a rule, check, therapy, evidence or definition")],
+    ident: Annotated[
+        str, typer.Argument(help="Id of a rule, check, therapy, evidence or definition")
+    ],
 ) -> None:
     """Show one entry of the knowledge base as YAML-like JSON."""
     from netnav.knowledge.load import default_knowledge
@@ -227,7 +230,7 @@ def main() -> None:
         raise SystemExit(130) from None
     except BrokenPipeError:
         raise SystemExit(0) from None
-    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback, no locals
+    except Exception as exc:
         typer.echo(
             f"netnav: internal error ({type(exc).__name__}); please report it with the "
             "command you ran (the case data are not shown here)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["GROUPS", "HISTORY_ONLY_IDS", "OPTION_IDS", "TEST_IDS", "ALL_THERAPY_IDS", "members"]
+__all__ = ["ALL_THERAPY_IDS", "GROUPS", "HISTORY_ONLY_IDS", "OPTION_IDS", "TEST_IDS", "members"]
 
 OPTION_IDS: Final[tuple[str, ...]] = (
     "no_further_treatment",
@@ -98,16 +98,50 @@ TEST_IDS: Final[tuple[str, ...]] = (
 ALL_THERAPY_IDS: Final[frozenset[str]] = frozenset(OPTION_IDS) | frozenset(HISTORY_ONLY_IDS)
 
 GROUPS: Final[dict[str, tuple[str, ...]]] = {
-    "ssa": ("octreotide_lar", "lanreotide",),
-    "prrt": ("prrt_lu177_dotatate", "prrt_lu177_edotreotide",),
-    "liver_directed": ("bland_embolization", "chemoembolization", "radioembolization", "thermal_ablation",),
-    "embolization": ("bland_embolization", "chemoembolization", "radioembolization",),
-    "pnet_chemotherapy": ("capecitabine_temozolomide", "streptozocin_fluorouracil", "streptozocin_doxorubicin",),
-    "temozolomide_based": ("capecitabine_temozolomide", "temozolomide",),
-    "nec_first_line": ("platinum_etoposide", "irinotecan_cisplatin",),
-    "nec_second_line": ("folfiri", "nal_irinotecan_fluorouracil",),
-    "local_removal": ("endoscopic_resection", "local_excision",),
-    "observation": ("active_surveillance", "endoscopic_surveillance",),
+    "ssa": (
+        "octreotide_lar",
+        "lanreotide",
+    ),
+    "prrt": (
+        "prrt_lu177_dotatate",
+        "prrt_lu177_edotreotide",
+    ),
+    "liver_directed": (
+        "bland_embolization",
+        "chemoembolization",
+        "radioembolization",
+        "thermal_ablation",
+    ),
+    "embolization": (
+        "bland_embolization",
+        "chemoembolization",
+        "radioembolization",
+    ),
+    "pnet_chemotherapy": (
+        "capecitabine_temozolomide",
+        "streptozocin_fluorouracil",
+        "streptozocin_doxorubicin",
+    ),
+    "temozolomide_based": (
+        "capecitabine_temozolomide",
+        "temozolomide",
+    ),
+    "nec_first_line": (
+        "platinum_etoposide",
+        "irinotecan_cisplatin",
+    ),
+    "nec_second_line": (
+        "folfiri",
+        "nal_irinotecan_fluorouracil",
+    ),
+    "local_removal": (
+        "endoscopic_resection",
+        "local_excision",
+    ),
+    "observation": (
+        "active_surveillance",
+        "endoscopic_surveillance",
+    ),
 }
 
 

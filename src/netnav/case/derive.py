@@ -247,7 +247,7 @@ def _ki67_range(case: Case, grade: Fact[str | None]) -> Ki67Range:
             "g2": Ki67Range(G1_KI67_LT, G2_KI67_MAX, source="reported_grade"),
             "g3": Ki67Range(G2_KI67_MAX, 100.0, low_open=True, source="reported_grade"),
         }
-        return bounds[grade.value]
+        return bounds[str(grade.value)]
     return Ki67Range(0.0, 100.0, source="unknown")
 
 
@@ -255,7 +255,9 @@ def _extent(case: Case) -> Fact[str]:
     t = case.tumor
     mets = t.metastases
     if mets:
-        return Fact("advanced", f"distant metastases: {', '.join(m.replace('_', ' ') for m in mets)}")
+        return Fact(
+            "advanced", f"distant metastases: {', '.join(m.replace('_', ' ') for m in mets)}"
+        )
     if t.resectability == "unresectable":
         return Fact("advanced", "disease judged unresectable")
     if mets is None:
@@ -296,7 +298,7 @@ def _progression(case: Case) -> tuple[Fact[bool | None], Fact[bool | None]]:
         unknown = "disease course on serial imaging not recorded"
         return Fact(None, unknown), Fact(None, unknown)
     documented = course in _PROGRESSIVE
-    doc = Fact(documented, f"disease course {course.replace('_', ' ')} (RECIST)")
+    doc: Fact[bool | None] = Fact(documented, f"disease course {course.replace('_', ' ')} (RECIST)")
     if not documented:
         return doc, Fact(False, f"disease {course}")
     if t.months_observed is None:

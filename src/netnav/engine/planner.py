@@ -18,14 +18,15 @@ Pure: the same case and knowledge give the same plan; no clock, network or globa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from netnav.case.derive import Derived, derive
 from netnav.case.model import Case
 from netnav.engine.criteria import CaseContext
+from netnav.engine.criteria.fields import read_field
 from netnav.engine.verdict import MissingFact, Outcome, Verdict, all_of, failed, passed
 from netnav.knowledge.load import CompiledCheck, CompiledRule, Knowledge
-from netnav.engine.criteria.fields import read_field
 from netnav.knowledge.schema import Recommendation, Tier
 
 __all__ = [
@@ -46,21 +47,21 @@ class OptionItem:
     id: str
     tier: Tier
     priority: int
-    rationale: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
-    cautions: list[str] = field(default_factory=list)
-    disagreements: list[str] = field(default_factory=list)
-    assumptions: list[str] = field(default_factory=list)
+    rationale: list[str] = dc_field(default_factory=list)
+    evidence: list[str] = dc_field(default_factory=list)
+    rules: list[str] = dc_field(default_factory=list)
+    cautions: list[str] = dc_field(default_factory=list)
+    disagreements: list[str] = dc_field(default_factory=list)
+    assumptions: list[str] = dc_field(default_factory=list)
     allow_after_failure: bool = False
 
 
 @dataclass
 class AvoidItem:
     id: str
-    reasons: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
+    reasons: list[str] = dc_field(default_factory=list)
+    evidence: list[str] = dc_field(default_factory=list)
+    rules: list[str] = dc_field(default_factory=list)
 
 
 @dataclass
@@ -69,11 +70,11 @@ class MissingItem:
 
     field: str
     test: str | None = None
-    decides: list[str] = field(default_factory=list)
+    decides: list[str] = dc_field(default_factory=list)
     """Rules whose applicability the fact decides."""
-    offers: list[str] = field(default_factory=list)
+    offers: list[str] = dc_field(default_factory=list)
     """Options that cannot be offered until the fact is known (indication)."""
-    safety: list[str] = field(default_factory=list)
+    safety: list[str] = dc_field(default_factory=list)
     """Options whose safety check needs the fact (offered with a caution meanwhile)."""
 
     @property
@@ -185,9 +186,9 @@ class _Planner:
                 continue
             spec = res.check.spec
             v = res.verdict
-            if spec.effect == "avoid" and v.outcome is Outcome.FAIL:
-                children.append(v)
-            elif spec.kind == "indication" and v.outcome is Outcome.UNDETERMINED:
+            if (spec.effect == "avoid" and v.outcome is Outcome.FAIL) or (
+                spec.kind == "indication" and v.outcome is Outcome.UNDETERMINED
+            ):
                 children.append(v)
         if not children:
             verdict = passed(f"no exclusion applies to {self._name(option)}")
@@ -235,7 +236,9 @@ class _Planner:
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             spec = rule.spec
             if verdict.outcome is Outcome.UNDETERMINED:
-                self.note_missing(verdict.all_missing(), f"{spec.title} ({spec.brief_rule})", "decides")
+                self.note_missing(
+                    verdict.all_missing(), f"{spec.title} ({spec.brief_rule})", "decides"
+                )
                 continue
             if not verdict.holds:
                 continue
@@ -255,7 +258,7 @@ class _Planner:
             for fld in spec.ask:
                 if read_field(self.case, fld) is None:
                     self.note_missing(
-                        self.ctx.missing(fld), f"{spec.title} ({spec.brief_rule})", "decides"
+                        tuple(self.ctx.missing(fld)), f"{spec.title} ({spec.brief_rule})", "decides"
                     )
             for i, av in enumerate(spec.avoid):
                 if rule.avoid_when[i] is not None:
@@ -268,8 +271,9 @@ class _Planner:
                 _append(item.rules, spec.brief_rule)
             _extend(tests, spec.tests)
             if spec.surveillance is not None:
-                best = min((c.priority for c in candidates.values() if spec.id in c.rules),
-                           default=99)
+                best = min(
+                    (c.priority for c in candidates.values() if spec.id in c.rules), default=99
+                )
                 surveillance.append((best, spec.surveillance))
             _extend(next_lines, spec.at_progression)
 
@@ -279,9 +283,9 @@ class _Planner:
             # Safety first: an option in avoid is never offered.
             options = [o for o in options if o.id != opt_id]
         offered = {o.id for o in options}
-        for item in self.missing.values():
-            if item.test is not None:
-                _append(tests, item.test)
+        for gap in self.missing.values():
+            if gap.test is not None:
+                _append(tests, gap.test)
         top = options[0].id if options else None
         at_progression = [
             o
@@ -361,7 +365,9 @@ class _Planner:
                 self.held_back.setdefault(opt_id, []).append(why_failed)
                 continue
             if opt_id in h.ongoing and why_failed is None:
-                item.rationale.insert(0, f"Continue {self._name(opt_id)}, which the patient is on now.")
+                item.rationale.insert(
+                    0, f"Continue {self._name(opt_id)}, which the patient is on now."
+                )
             if not self._apply_checks(item):
                 continue
             for a in item.assumptions:

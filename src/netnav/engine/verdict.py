@@ -16,7 +16,7 @@ each, which feeds the plan's ``missing_information``. Combinators keep every chi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 

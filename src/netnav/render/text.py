@@ -14,9 +14,7 @@ _WIDTH = 96
 
 
 def _wrap(text: str, indent: str = "    ") -> str:
-    return textwrap.fill(
-        text, width=_WIDTH, initial_indent=indent, subsequent_indent=indent + "  "
-    )
+    return textwrap.fill(text, width=_WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def _value(v: object) -> str:
@@ -30,8 +28,10 @@ def _value(v: object) -> str:
 def render_text(plan: dict[str, Any]) -> str:
     """A readable clinician summary: derived facts, options with reasons, avoid, gaps."""
     out: list[str] = []
-    out.append(f"netnav plan for case {plan.get('case_id') or '(no id)'}  "
-               f"[knowledge {plan['knowledge_version']}]")
+    out.append(
+        f"netnav plan for case {plan.get('case_id') or '(no id)'}  "
+        f"[knowledge {plan['knowledge_version']}]"
+    )
     out.append("=" * min(_WIDTH, 72))
     out.append("Derived facts")
     for key, fact in plan["derived"].items():
@@ -73,8 +73,9 @@ def render_text(plan: dict[str, Any]) -> str:
     if s:
         out.append("")
         out.append(f"Follow-up ({s['situation']})")
-        out.append(_wrap(f"imaging: {s['imaging']}; interval: {s['interval']}; "
-                         f"duration: {s['duration']}"))
+        out.append(
+            _wrap(f"imaging: {s['imaging']}; interval: {s['interval']}; duration: {s['duration']}")
+        )
         if s.get("markers"):
             out.append(_wrap(f"tests: {s['markers']}"))
         if s.get("rebiopsy"):
@@ -88,8 +89,10 @@ def render_text(plan: dict[str, Any]) -> str:
         for d in plan["disagreements"]:
             out.append(_wrap(f"{d['option']}: {d['positions']}", "  "))
     out.append("")
-    out.append("Decision support for a clinician; not a prescription. Confirm at a NET-expert "
-               "tumour board.")
+    out.append(
+        "Decision support for a clinician; not a prescription. Confirm at a NET-expert "
+        "tumour board."
+    )
     return "\n".join(out) + "\n"
 
 
@@ -127,8 +130,12 @@ def render_markdown(plan: dict[str, Any]) -> str:
             out.append(f"- `{m['field']}`{test}: {m['why']}")
     s = plan.get("surveillance")
     if s:
-        out += ["", "## Follow-up", "", f"{s['situation']}: {s['imaging']}, {s['interval']}, "
-                f"{s['duration']}."]
+        out += [
+            "",
+            "## Follow-up",
+            "",
+            f"{s['situation']}: {s['imaging']}, {s['interval']}, {s['duration']}.",
+        ]
     if plan["at_progression"]:
         out += ["", "## At progression", "", ", ".join(f"`{x}`" for x in plan["at_progression"])]
     return "\n".join(out) + "\n"
@@ -141,8 +148,14 @@ def render_explanation(explanation: dict[str, Any]) -> str:
     def walk(node: dict[str, Any], depth: int) -> None:
         mark = {"pass": "✓", "fail": "✗", "warn": "!", "undetermined": "?"}[node["verdict"]]
         text = f"{mark} [{node['verdict']}] {node['criterion']}: {node['why']}"
-        lines.append(textwrap.fill(text, width=_WIDTH, initial_indent="  " * depth,
-                                   subsequent_indent="  " * depth + "    "))
+        lines.append(
+            textwrap.fill(
+                text,
+                width=_WIDTH,
+                initial_indent="  " * depth,
+                subsequent_indent="  " * depth + "    ",
+            )
+        )
         for m in node.get("missing", []):
             test = f" (test: {m['test']})" if m.get("test") else ""
             lines.append("  " * depth + f"    missing: {m['field']}{test}")
@@ -152,6 +165,7 @@ def render_explanation(explanation: dict[str, Any]) -> str:
     for child in explanation["tree"].get("children", []):
         walk(child, 1)
     lines.append("")
-    lines.append("Legend: ✓ pass  ! warn (a person must look)  ? undetermined (fact missing)  "
-                 "✗ fail")
+    lines.append(
+        "Legend: ✓ pass  ! warn (a person must look)  ? undetermined (fact missing)  ✗ fail"
+    )
     return "\n".join(lines) + "\n"

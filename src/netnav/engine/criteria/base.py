@@ -210,8 +210,7 @@ def _leaf(name: str, arg: object) -> Node:
         params = definition.params.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or '(params)'}: {e['msg']}"
-            for e in exc.errors()
+            f"{'.'.join(str(x) for x in e['loc']) or '(params)'}: {e['msg']}" for e in exc.errors()
         )
         raise CriterionSpecError(f"criterion {name!r}: bad parameters: {problems}") from None
     return _Leaf(definition, params, arg)

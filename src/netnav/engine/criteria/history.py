@@ -56,8 +56,9 @@ def progressed_on_class(ctx: CaseContext, p: Classes) -> Verdict:
             "treatments",
         )
     if not h.recorded:
-        return failed(f"no treatments recorded: no progression on {_listed(p.classes)}",
-                      "treatments")
+        return failed(
+            f"no treatments recorded: no progression on {_listed(p.classes)}", "treatments"
+        )
     return failed(f"no progression recorded on {_listed(p.classes)}", "treatments")
 
 
@@ -128,5 +129,6 @@ def on_therapy_now(ctx: CaseContext, p: Options) -> Verdict:
     hit = sorted(h.ongoing & set(p.options))
     if hit:
         return passed(f"currently on {', '.join(x.replace('_', ' ') for x in hit)}", "treatments")
-    return failed("not currently on " + ", ".join(x.replace("_", " ") for x in p.options),
-                  "treatments")
+    return failed(
+        "not currently on " + ", ".join(x.replace("_", " ") for x in p.options), "treatments"
+    )

@@ -170,7 +170,9 @@ def liver_only(ctx: CaseContext, p: Params) -> Verdict:
     """Metastases are in the liver only."""
     fact = ctx.derived.liver_only
     if fact.value is None:
-        return undetermined(f"extent of spread unknown: {fact.how}", ctx.missing("tumor.metastases"))
+        return undetermined(
+            f"extent of spread unknown: {fact.how}", ctx.missing("tumor.metastases")
+        )
     if fact.value:
         return passed("metastases in the liver only", "tumor.metastases")
     return failed(f"not liver-only: {fact.how}", "tumor.metastases")
@@ -189,9 +191,7 @@ def metastases_include(ctx: CaseContext, p: MetastaticSites) -> Verdict:
     found = [m for m in mets if m in p.sites]
     if found:
         return passed(f"metastases in {', '.join(_words(m) for m in found)}", "tumor.metastases")
-    return failed(
-        f"no metastases in {', '.join(_words(s) for s in p.sites)}", "tumor.metastases"
-    )
+    return failed(f"no metastases in {', '.join(_words(s) for s in p.sites)}", "tumor.metastases")
 
 
 def _sstr(ctx: CaseContext, wanted: str) -> Verdict:
@@ -300,9 +300,14 @@ def asymptomatic(ctx: CaseContext, p: Params) -> Verdict:
     """No tumour symptoms recorded and the tumour is not bulky or symptomatic."""
     t = ctx.case.tumor
     if t.symptoms is None or t.bulky_or_symptomatic is None:
-        missing = [f for f, v in (("tumor.symptoms", t.symptoms),
-                                  ("tumor.bulky_or_symptomatic", t.bulky_or_symptomatic))
-                   if v is None]
+        missing = [
+            f
+            for f, v in (
+                ("tumor.symptoms", t.symptoms),
+                ("tumor.bulky_or_symptomatic", t.bulky_or_symptomatic),
+            )
+            if v is None
+        ]
         return undetermined("symptoms not fully recorded", ctx.missing(*missing))
     if not t.symptoms and t.bulky_or_symptomatic is False:
         return passed("no symptoms from the tumour", "tumor.symptoms", "tumor.bulky_or_symptomatic")
