@@ -46,7 +46,7 @@ def explain(case: Case, option: str, kb: Knowledge | None = None) -> dict[str, A
     result = make_plan(case, knowledge)
     name = knowledge.therapies[option].name
     status, summary = _status(result, option, name)
-    children = _rule_nodes(result, option) + _check_nodes(result, option, knowledge)
+    children = _rule_nodes(result, option) + _check_nodes(result, option)
     if option in result.held_back:
         for why in result.held_back[option]:
             children.append(Verdict(Outcome.FAIL, why, "history"))
@@ -98,7 +98,7 @@ def _rule_nodes(result: PlanResult, option: str) -> list[Verdict]:
             else "avoid"
         )
         outcome = min(k.outcome for k in kids)
-        message = f"rule {spec.id} ({spec.brief_rule}: {spec.title}) would make it {what}"
+        message = f"{spec.title} ({spec.brief_rule}) would make it {what}"
         if rr.verdict.outcome is Outcome.UNDETERMINED:
             message += "; a needed fact is missing"
         elif not rr.verdict.holds:
@@ -107,12 +107,9 @@ def _rule_nodes(result: PlanResult, option: str) -> list[Verdict]:
     return nodes
 
 
-def _check_nodes(result: PlanResult, option: str, kb: Knowledge) -> list[Verdict]:
+def _check_nodes(result: PlanResult, option: str) -> list[Verdict]:
     nodes: list[Verdict] = []
-    checks = result.check_results.get(option)
-    if checks is None:
-        return nodes
-    for res in checks:
+    for res in result.checks_for(option):
         spec = res.check.spec
         applies_failed = res.applies is not None and res.applies.outcome is Outcome.FAIL
         label = f"check {spec.id} ({spec.effect}, {spec.kind}; {spec.brief_rule})"

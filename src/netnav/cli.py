@@ -133,8 +133,9 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="case or plan")]) -> 
     """Print the JSON Schema of the case format or of the plan format."""
     from importlib import resources
 
-    folder = "case" if name is SchemaName.case else "render"
-    text = (resources.files("netnav") / folder / f"{name.value}.schema.json").read_text("utf-8")
+    base = resources.files("netnav")
+    source = base / "case" / "case.schema.json" if name is SchemaName.case else base / "plan.schema.json"
+    text = source.read_text("utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

@@ -18,6 +18,7 @@ Pure: the same case and knowledge give the same plan; no clock, network or globa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
@@ -128,6 +129,8 @@ class PlanResult:
     check_results: dict[str, list[CheckResult]]
     held_back: dict[str, list[str]]
     """Options a rule proposed that are not offered, with why (history, missing facts)."""
+    checks_for: Callable[[str], list[CheckResult]]
+    """Evaluates (and caches) the §4 checks of any option, for ``explain``."""
 
 
 class _Planner:
@@ -320,6 +323,7 @@ class _Planner:
             rule_results=rule_results,
             check_results=self._checks,
             held_back=self.held_back,
+            checks_for=self.checks_for,
         )
 
     def _add_candidate(

@@ -185,6 +185,6 @@ _NEGATED = {
 
 def negate(child: Verdict) -> Verdict:
     """NOT: pass and fail swap; warn and undetermined stay."""
-    outcome = _NEGATED[child.outcome]
-    prefix = "not so: " if child.outcome in (Outcome.PASS, Outcome.FAIL) else ""
-    return Verdict(outcome, prefix + child.message, "not", children=(child,))
+    # The child's sentence states the fact found ("Bilio-enteric anastomosis: yes"), which is
+    # the reason whichever way the negation goes; the tree shows the "not".
+    return Verdict(_NEGATED[child.outcome], child.message, "not", children=(child,))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+import hashlib
+import os
+import pickle
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
 from netnav.engine.criteria.fields import field_exists
+from netnav import __version__
 from netnav.errors import KnowledgeError
 from netnav.knowledge.schema import (
     Check,
@@ -343,7 +347,53 @@ def _load_checks(
     return tuple(compiled)
 
 
+def _digest(data_dir: Path) -> str:
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(data_dir.glob("*.yaml")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("NETNAV_NO_CACHE"):
+        return None
+    base = os.environ.get("NETNAV_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "netnav" if base else Path.home() / ".cache" / "netnav"
+
+
+def load_knowledge_cached(data_dir: Path = DATA_DIR) -> Knowledge:
+    """Like :func:`load_knowledge`, reusing a compiled copy from the user's cache directory.
+
+    The cache key is a hash of every data file and the netnav version, so an edited
+    knowledge base is never served stale. The cache only saves start-up time for the CLI
+    (YAML parsing and validation); set ``NETNAV_NO_CACHE=1`` to bypass it. A cache that
+    cannot be read or written is ignored.
+    """
+    folder = _cache_dir()
+    if folder is None:
+        return load_knowledge(data_dir)
+    target = folder / f"knowledge-{_digest(data_dir)}.pickle"
+    try:
+        with target.open("rb") as fh:
+            cached = pickle.load(fh)  # noqa: S301 - our own cache file, keyed by content hash
+        if isinstance(cached, Knowledge):
+            return cached
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError):
+        pass
+    kb = load_knowledge(data_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(target)
+    except OSError:
+        pass
+    return kb
+
+
 @cache
 def default_knowledge() -> Knowledge:
     """The packaged knowledge base, loaded once per process (it is immutable)."""
-    return load_knowledge(DATA_DIR)
+    return load_knowledge_cached(DATA_DIR)

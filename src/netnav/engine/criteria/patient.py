@@ -91,3 +91,31 @@ def never(ctx: CaseContext, p: Because) -> Verdict:
 def needs_review(ctx: CaseContext, p: Because) -> Verdict:
     """Always warns: something the case format cannot hold must be checked by a person."""
     return warned(p.because)
+
+
+class Nyha(Params):
+    nyha: int = Field(ge=1, le=4)
+
+
+@criterion("heart_failure_class_at_least", Nyha)
+def heart_failure_class_at_least(ctx: CaseContext, p: Nyha) -> Verdict:
+    """Heart failure of at least NYHA class ``nyha`` (``heart_failure`` used when the class is
+    not recorded: present with unknown class is a warn, a person must look)."""
+    pt = ctx.case.patient
+    com = pt.comorbidities if pt is not None else None
+    nyha = com.heart_failure_nyha if com is not None else None
+    present = com.heart_failure if com is not None else None
+    roman = {1: "I", 2: "II", 3: "III", 4: "IV"}
+    if nyha is not None:
+        if nyha >= p.nyha:
+            return passed(f"heart failure NYHA {roman.get(nyha, nyha)}",
+                          "patient.comorbidities.heart_failure_nyha")
+        shown = "no heart failure" if nyha == 0 else f"heart failure NYHA {roman[nyha]}"
+        return failed(shown, "patient.comorbidities.heart_failure_nyha")
+    if present is False:
+        return failed("no heart failure", "patient.comorbidities.heart_failure")
+    if present is True:
+        return warned("heart failure present, NYHA class not recorded",
+                      "patient.comorbidities.heart_failure")
+    return undetermined("heart failure status not recorded",
+                        ctx.missing("patient.comorbidities.heart_failure_nyha"))
