@@ -9,7 +9,6 @@ files and evaluates it; ``assert_verdict`` checks an outcome and that it is expl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from netnav.case import Case, case_from_mapping
@@ -128,8 +127,3 @@ def assert_verdict(expected: str, verdict: Verdict) -> None:
     assert isinstance(message, str) and message.strip(), "a verdict must say why"
     assert any(ch.isalpha() for ch in message), f"not a sentence: {message!r}"
     assert message == message.strip(), f"stray whitespace around {message!r}"
-
-
-def tumor_of(case: Case) -> Mapping[str, Any]:
-    """The tumour object as a plain mapping (for readable assertions)."""
-    return case.tumor.model_dump(exclude_none=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import case_with, evaluate, kb, treatment
 
+from helpers import case_with, evaluate, kb, treatment
 from netnav.case.derive import Derived, derive
 
 T = treatment
@@ -207,11 +207,6 @@ def test_lung_under_2_mitoses_with_necrosis_not_stated_has_no_histotype() -> Non
     assert "necrosis not stated" in d.lung_histotype.how
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="derive._lung_histotype: mitoses <2 with necrosis 'extensive' falls through to "
-    "'necrosis not stated', although necrosis was stated",
-)
 def test_lung_under_2_mitoses_with_extensive_necrosis_does_not_claim_necrosis_unstated() -> None:
     d = derived(site="lung", mitoses=1, necrosis="extensive")
     assert "not stated" not in d.lung_histotype.how
@@ -356,9 +351,7 @@ def test_weakest_lesion_krenning_1_is_heterogeneous() -> None:
 
 
 def test_weakest_lesion_krenning_3_with_all_lesions_positive_is_sstr_positive() -> None:
-    d = derived(
-        sstr_imaging={"krenning_min": 3, "krenning_max": 4, "all_lesions_positive": True}
-    )
+    d = derived(sstr_imaging={"krenning_min": 3, "krenning_max": 4, "all_lesions_positive": True})
     assert d.sstr_status.value == "positive"
     assert "borderline" not in d.sstr_status.how
 
@@ -441,12 +434,6 @@ def test_ssa_dose_escalation_stays_in_the_ssa_line() -> None:
     assert "octreotide_lar → ssa_dose_escalation" in fact.line_of_therapy.how
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="derive._line_of_therapy counts the first drug of a same-class switch as an ended "
-    "line even when the line continues (ongoing, stable disease); brief §1.7: the switch "
-    "'continues that line' and 'an ongoing line with stable disease is not yet counted'",
-)
 @pytest.mark.parametrize(
     "treatments",
     [
@@ -500,7 +487,10 @@ def test_localized_and_locoregional_disease_are_line_1_whatever_the_history(
         T("everolimus", stop_reason="progression"),
     ]
     fact = derived(
-        differentiation="well", ki67=5, treatments=treatments, disease_course="progressive",
+        differentiation="well",
+        ki67=5,
+        treatments=treatments,
+        disease_course="progressive",
         **overrides,
     ).line_of_therapy
     assert fact.value == 1
@@ -552,12 +542,6 @@ def test_unknown_grade_leaves_ki67_unbounded() -> None:
     assert (rng.low, rng.high, rng.source) == (0, 100, "unknown")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="derive._ki67_range bounds Ki-67 by the reported grade whenever it equals the derived "
-    "grade, even when that grade came from mitoses (>20 give G3 'whatever the Ki-67'); "
-    "ki67_at_most 20 then fails although Ki-67 may well be 5",
-)
 def test_mitotic_g3_with_a_matching_report_does_not_bound_an_unmeasured_ki67() -> None:
     case_kwargs = {"mitoses": 25, "reported_grade": "g3", "differentiation": "well"}
     assert derived(**case_kwargs).ki67.source == "unknown"
@@ -580,7 +564,10 @@ def test_plan_section_has_the_fixed_keys_with_value_and_how() -> None:
         "progression_within_12_months",
         "sstr_status",
     ]
-    assert section["grade"] == {"value": "g2", "how": "Ki-67 5% gives G2 (WHO 2019; mitoses not reported)"}
+    assert section["grade"] == {
+        "value": "g2",
+        "how": "Ki-67 5% gives G2 (WHO 2019; mitoses not reported)",
+    }
     assert all(isinstance(entry["how"], str) and entry["how"] for entry in section.values())
 
 

@@ -134,7 +134,9 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="case or plan")]) -> 
     from importlib import resources
 
     base = resources.files("netnav")
-    source = base / "case" / "case.schema.json" if name is SchemaName.case else base / "plan.schema.json"
+    source = (
+        base / "case" / "case.schema.json" if name is SchemaName.case else base / "plan.schema.json"
+    )
     text = source.read_text("utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 

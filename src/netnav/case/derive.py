@@ -88,6 +88,8 @@ class Derived:
     """Every derived fact of one case (plan ``derived`` keys and the engine's own)."""
 
     grade: Fact[str | None]
+    grade_from_report: bool
+    """True when the grade is the report's, not worked out from Ki-67 or mitoses."""
     category: Fact[str]
     extent: Fact[str]
     line_of_therapy: Fact[int]
@@ -158,6 +160,12 @@ def _lung_histotype(case: Case) -> Fact[str | None]:
             "atypical_carcinoid",
             f"mitoses {_num(m)} per 2 mm² with necrosis {t.necrosis or 'not stated'} "
             "(2–10 mitoses and/or focal necrosis)",
+        )
+    if t.necrosis == "extensive":
+        return Fact(
+            None,
+            f"mitoses {_num(m)} per 2 mm² but extensive necrosis, which is not a carcinoid "
+            "pattern: histotype to be stated by pathology",
         )
     return Fact(None, "mitoses below 2 per 2 mm² but necrosis not stated")
 
@@ -240,15 +248,23 @@ def _ki67_range(case: Case, grade: Fact[str | None]) -> Ki67Range:
     if t.ki67_percent is not None:
         return Ki67Range(t.ki67_percent, t.ki67_percent, source="measured")
     # Without a measured Ki-67, a grade taken from the report bounds it (an assumption that
-    # criteria show as warn, never as a silent pass).
-    if grade.value is not None and t.reported_grade == grade.value:
-        bounds = {
-            "g1": Ki67Range(0.0, G1_KI67_LT, high_open=True, source="reported_grade"),
-            "g2": Ki67Range(G1_KI67_LT, G2_KI67_MAX, source="reported_grade"),
-            "g3": Ki67Range(G2_KI67_MAX, 100.0, low_open=True, source="reported_grade"),
-        }
-        return bounds[str(grade.value)]
-    return Ki67Range(0.0, 100.0, source="unknown")
+    # criteria show as warn, never as a silent pass). Known mitoses may have driven that
+    # grade, so then only its upper bound holds; mitoses above 20 leave Ki-67 open.
+    reported = t.reported_grade
+    if reported is None or grade.value != reported:
+        return Ki67Range(0.0, 100.0, source="unknown")
+    mitoses = t.mitoses_per_2mm2
+    if mitoses is not None and mitoses > G2_MITOSES_MAX:
+        return Ki67Range(0.0, 100.0, source="unknown")
+    bounds = {
+        "g1": Ki67Range(0.0, G1_KI67_LT, high_open=True, source="reported_grade"),
+        "g2": Ki67Range(G1_KI67_LT, G2_KI67_MAX, source="reported_grade"),
+        "g3": Ki67Range(G2_KI67_MAX, 100.0, low_open=True, source="reported_grade"),
+    }
+    rng = bounds[str(reported)]
+    if mitoses is not None:
+        rng = Ki67Range(0.0, rng.high, high_open=rng.high_open, source="reported_grade")
+    return rng
 
 
 def _extent(case: Case) -> Fact[str]:
@@ -385,7 +401,11 @@ def _line_of_therapy(
     if case.treatments is None:
         return Fact(1, "no treatments recorded: taken as treatment-naive (assumption)")
     course = case.tumor.disease_course
-    lines: list[str] = []
+    # Each line: the therapies in it and whether it has ended or failed. A continuation of the
+    # same class (dose escalation, or a switch after intolerance) joins the line, and the
+    # latest entry decides whether the line is still running (an ongoing line with stable
+    # disease is not yet counted, brief §1.7).
+    lines: list[tuple[list[str], bool]] = []
     previous: Treatment | None = None
     for tr in case.treatments:
         if tr.therapy not in anti_tumour:
@@ -401,14 +421,16 @@ def _line_of_therapy(
             or (previous is not None and previous.stop_reason in ("toxicity", "patient_choice"))
         )
         if continues_line and lines:
-            lines[-1] += f" → {tr.therapy}"
-        elif counts:
-            lines.append(tr.therapy)
+            lines[-1] = ([*lines[-1][0], tr.therapy], counts)
+        else:
+            lines.append(([tr.therapy], counts))
         previous = tr
-    n = len(lines)
+    counted = [" → ".join(ids) for ids, done in lines if done]
+    lines_text = counted
+    n = len(lines_text)
     if n == 0:
         return Fact(1, "no anti-tumour line for advanced disease has ended or failed yet")
-    listed = "; ".join(lines)
+    listed = "; ".join(lines_text)
     return Fact(n + 1, f"{n} earlier anti-tumour line{'s' if n > 1 else ''} ({listed})")
 
 
@@ -446,8 +468,18 @@ def derive(
             "Differentiation is not reported: NET and NEC pathways differ; options that depend "
             "on it are held back until pathology states it."
         )
+    from_report = (
+        grade.value is not None
+        and case.tumor.ki67_percent is None
+        and grade.value == case.tumor.reported_grade
+        and not (
+            case.tumor.mitoses_per_2mm2 is not None
+            and grade_from_mitoses(case.tumor.mitoses_per_2mm2) == "g3"
+        )
+    )
     return Derived(
         grade=grade,
+        grade_from_report=from_report,
         category=category,
         extent=extent,
         line_of_therapy=_line_of_therapy(case, extent, therapy_classes, anti_tumour),

@@ -185,8 +185,11 @@ class _Planner:
         if option in self.declined:
             children.append(failed(f"the patient declines {self._name(option)}", "preferences"))
         for res in self.checks_for(option):
-            if res.applies is not None and res.applies.outcome is Outcome.FAIL:
-                continue
+            if res.applies is not None and res.applies.outcome in (
+                Outcome.FAIL,
+                Outcome.UNDETERMINED,
+            ):
+                continue  # as in _apply_checks: a check whose scope is unknown is not applied
             spec = res.check.spec
             v = res.verdict
             if (spec.effect == "avoid" and v.outcome is Outcome.FAIL) or (

@@ -9,11 +9,12 @@ surveillance schedule named anywhere exists. The first problem raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 import hashlib
 import os
 import pickle
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,9 +22,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from netnav import __version__
 from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
 from netnav.engine.criteria.fields import field_exists
-from netnav import __version__
 from netnav.errors import KnowledgeError
 from netnav.knowledge.schema import (
     Check,
@@ -54,7 +55,30 @@ DATA_DIR = Path(__file__).parent / "data"
 M = TypeVar("M", bound=BaseModel)
 
 # libyaml's C loader when PyYAML was built with it: several times faster than pure Python.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """Safe loader that refuses a key repeated in one mapping (PyYAML keeps the last one,
+    which would silently drop a condition written twice)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} repeated", key_node.start_mark
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+_Loader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    lambda loader, node: loader.construct_mapping(node, deep=True),
+)
 
 
 @dataclass(frozen=True)
@@ -115,13 +139,36 @@ class Knowledge:
         return {f: e.label for f, e in self.facts.items()}
 
 
-def _read(path: Path, key: str) -> list[Any]:
+def _entry_at(text: str, line: int) -> str:
+    """The id of the list entry that encloses ``line`` (0-based), for error messages."""
+    lines = text.splitlines()
+    for i in range(min(line, len(lines) - 1), -1, -1):
+        m = re.match(r"\s*-\s*(?:id|name|field):\s*\"?([^\s\"]+)", lines[i])
+        if m:
+            return m.group(1)
+    return f"line {line + 1}"
+
+
+def _load_yaml(path: Path) -> Any:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise KnowledgeError(path.name, "-", "file missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(path.name, "-", f"cannot be read: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        entry = _entry_at(text, mark.line) if mark is not None else "-"
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise KnowledgeError(path.name, entry, f"{exc.problem}{where}") from None
     except yaml.YAMLError as exc:
         raise KnowledgeError(path.name, "-", f"not valid YAML: {exc}") from None
+
+
+def _read(path: Path, key: str) -> list[Any]:
+    doc = _load_yaml(path)
     if not isinstance(doc, dict) or key not in doc or not isinstance(doc[key], list):
         raise KnowledgeError(path.name, "-", f"expected a top-level list under {key!r}")
     items: list[Any] = doc[key]
@@ -194,7 +241,7 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
 
     Raises :class:`KnowledgeError` (file, entry, reason) at the first problem.
     """
-    manifest_raw = yaml.load((data_dir / "manifest.yaml").read_text("utf-8"), Loader=_Loader)
+    manifest_raw = _load_yaml(data_dir / "manifest.yaml")
     manifest = _validate(Manifest, [manifest_raw], "manifest.yaml")[0]
 
     evidence = _unique(
@@ -348,8 +395,16 @@ def _load_checks(
 
 
 def _digest(data_dir: Path) -> str:
+    """Hash of the data files and of the code that compiles them (loader, schema, criteria),
+    so a cached knowledge base is never served after either changes."""
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(data_dir.glob("*.yaml")):
+    code = Path(__file__).parent.parent
+    sources = [
+        *sorted(data_dir.glob("*.yaml")),
+        *sorted((code / "knowledge").glob("*.py")),
+        *sorted((code / "engine" / "criteria").glob("*.py")),
+    ]
+    for path in sources:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:24]
@@ -376,7 +431,7 @@ def load_knowledge_cached(data_dir: Path = DATA_DIR) -> Knowledge:
     target = folder / f"knowledge-{_digest(data_dir)}.pickle"
     try:
         with target.open("rb") as fh:
-            cached = pickle.load(fh)  # noqa: S301 - our own cache file, keyed by content hash
+            cached = pickle.load(fh)  # our own cache file, keyed by content hash
         if isinstance(cached, Knowledge):
             return cached
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError):

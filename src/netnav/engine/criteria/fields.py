@@ -33,14 +33,36 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def field_exists(path: str) -> bool:
-    """True when ``path`` (``patient.labs.egfr_ml_min``) names a field of the case format."""
+def _annotation(path: str) -> Any:
+    """The type annotation of the case field at ``path``; raises KeyError when unknown."""
     model: type[BaseModel] | None = Case
+    annotation: Any = None
     for part in path.split("."):
         if model is None or part not in model.model_fields:
-            return False
-        model = _model_in(model.model_fields[part].annotation)
+            raise KeyError(path)
+        annotation = model.model_fields[part].annotation
+        model = _model_in(annotation)
+    return annotation
+
+
+def field_exists(path: str) -> bool:
+    """True when ``path`` (``patient.labs.egfr_ml_min``) names a field of the case format."""
+    try:
+        _annotation(path)
+    except KeyError:
+        return False
     return True
+
+
+def _is_numeric(annotation: Any) -> bool:
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_is_numeric(a) for a in args)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_numeric(typing.get_args(annotation)[0])
+    return False
 
 
 def read_field(case: Case, path: str) -> Any:
@@ -67,6 +89,13 @@ class FieldParams(Params):
 class Threshold(FieldParams):
     value: float
     unit: str = ""
+
+    @field_validator("field")
+    @classmethod
+    def _numeric_field(cls, v: str) -> str:
+        if field_exists(v) and not _is_numeric(_annotation(v)):
+            raise ValueError(f"{v!r} is not a numeric field: compare it with field_in")
+        return v
 
 
 class Members(FieldParams):

@@ -108,14 +108,18 @@ def heart_failure_class_at_least(ctx: CaseContext, p: Nyha) -> Verdict:
     roman = {1: "I", 2: "II", 3: "III", 4: "IV"}
     if nyha is not None:
         if nyha >= p.nyha:
-            return passed(f"heart failure NYHA {roman.get(nyha, nyha)}",
-                          "patient.comorbidities.heart_failure_nyha")
+            return passed(
+                f"heart failure NYHA {roman.get(nyha, nyha)}",
+                "patient.comorbidities.heart_failure_nyha",
+            )
         shown = "no heart failure" if nyha == 0 else f"heart failure NYHA {roman[nyha]}"
         return failed(shown, "patient.comorbidities.heart_failure_nyha")
     if present is False:
         return failed("no heart failure", "patient.comorbidities.heart_failure")
     if present is True:
-        return warned("heart failure present, NYHA class not recorded",
-                      "patient.comorbidities.heart_failure")
-    return undetermined("heart failure status not recorded",
-                        ctx.missing("patient.comorbidities.heart_failure_nyha"))
+        return warned(
+            "heart failure present, NYHA class not recorded", "patient.comorbidities.heart_failure"
+        )
+    return undetermined(
+        "heart failure status not recorded", ctx.missing("patient.comorbidities.heart_failure_nyha")
+    )

@@ -64,7 +64,7 @@ def grade_in(ctx: CaseContext, p: Grades) -> Verdict:
         return undetermined(f"grade unknown: {grade.how}", ctx.missing("tumor.ki67_percent"))
     listed = "/".join(g.upper() for g in p.grades)
     if grade.value in p.grades:
-        if ctx.case.tumor.ki67_percent is None and ctx.case.tumor.mitoses_per_2mm2 is None:
+        if ctx.derived.grade_from_report:
             return warned(f"grade {grade.value.upper()} taken from the report: {grade.how}", *facts)
         return passed(f"grade {grade.value.upper()} ({grade.how})", *facts)
     return failed(f"grade {grade.value.upper()}, not {listed} ({grade.how})", *facts)
@@ -299,17 +299,13 @@ def symptoms_include(ctx: CaseContext, p: Symptoms) -> Verdict:
 def asymptomatic(ctx: CaseContext, p: Params) -> Verdict:
     """No tumour symptoms recorded and the tumour is not bulky or symptomatic."""
     t = ctx.case.tumor
+    facts = ("tumor.symptoms", "tumor.bulky_or_symptomatic")
+    if t.symptoms or t.bulky_or_symptomatic is True:
+        what = ", ".join(_words(s) for s in t.symptoms or ()) or "bulky or symptomatic tumour"
+        return failed(f"symptomatic: {what}", *facts)
     if t.symptoms is None or t.bulky_or_symptomatic is None:
         missing = [
-            f
-            for f, v in (
-                ("tumor.symptoms", t.symptoms),
-                ("tumor.bulky_or_symptomatic", t.bulky_or_symptomatic),
-            )
-            if v is None
+            f for f, v in zip(facts, (t.symptoms, t.bulky_or_symptomatic), strict=True) if v is None
         ]
         return undetermined("symptoms not fully recorded", ctx.missing(*missing))
-    if not t.symptoms and t.bulky_or_symptomatic is False:
-        return passed("no symptoms from the tumour", "tumor.symptoms", "tumor.bulky_or_symptomatic")
-    what = ", ".join(_words(s) for s in t.symptoms) or "bulky or symptomatic tumour"
-    return failed(f"symptomatic: {what}", "tumor.symptoms", "tumor.bulky_or_symptomatic")
+    return passed("no symptoms from the tumour", *facts)
