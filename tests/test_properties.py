@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -428,17 +429,79 @@ def test_avoid_and_declines_are_respected(
 
 @PROPERTY_SETTINGS
 @given(planned())
-def test_failed_safety_indications_keep_options_out(
-    sample: Sample,
-) -> None:
+def test_everolimus_not_with_uncontrolled_diabetes(sample: Sample) -> None:
     doc, plan = sample.doc, sample.plan
-    ids = set(offered(plan))
+    if doc.get("patient", {}).get("comorbidities", {}).get("diabetes") == "uncontrolled":
+        assert "everolimus" not in offered(plan)
+
+
+@PROPERTY_SETTINGS
+@given(planned())
+def test_nothing_harmful_in_pregnancy(sample: Sample) -> None:
+    doc, plan = sample.doc, sample.plan
     patient = doc.get("patient", {})
-    if patient.get("comorbidities", {}).get("diabetes") == "uncontrolled":
-        assert "everolimus" not in ids
-    if patient.get("pregnant_or_breastfeeding") is True:
-        banned = ids & (CYTOTOXIC | set(NOT_IN_PREGNANCY))
+    # Sex absent or male: see the strict xfails below (src bug in `not_pregnant`).
+    if patient.get("pregnant_or_breastfeeding") is True and patient.get("sex") in (
+        "female",
+        "other",
+    ):
+        banned = set(offered(plan)) & (CYTOTOXIC | set(NOT_IN_PREGNANCY))
         assert not banned, f"offered in pregnancy: {sorted(banned)}"
+
+
+PREGNANT_ADVANCED_NET: dict[str, Any] = {
+    "format": "netnav-case/1",
+    "patient": {"pregnant_or_breastfeeding": True},
+    "tumor": {
+        "primary_site": "small_intestine",
+        "differentiation": "well",
+        "ki67_percent": 10,
+        "metastases": ["liver"],
+        "sstr_imaging": {
+            "modality": "ga68_dotatate_pet",
+            "krenning_min": 3,
+            "krenning_max": 3,
+            "all_lesions_positive": True,
+        },
+        "symptoms": [],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "sex",
+    [
+        pytest.param("female", id="female"),
+        pytest.param(
+            None,
+            id="sex-absent",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="src bug: definition not_pregnant is any_of(sex == male, not pregnant); "
+                "with sex unknown a recorded pregnancy is only 'undetermined', so the safety "
+                "checks merely add a caution and PRRT, everolimus, CAPTEM and FOLFOX are offered",
+            ),
+        ),
+        pytest.param(
+            "male",
+            id="male",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="src bug: sex male overrides an explicit pregnant_or_breastfeeding true "
+                "(not_pregnant passes), so a recorded breast-feeding or pregnancy is ignored",
+            ),
+        ),
+    ],
+)
+def test_recorded_pregnancy_excludes_harmful_options(sex: str | None) -> None:
+    doc = json.loads(json.dumps(PREGNANT_ADVANCED_NET))
+    if sex is not None:
+        doc["patient"]["sex"] = sex
+    plan = recommend(case_from_mapping(doc))
+    banned = set(offered(plan)) & (CYTOTOXIC | set(NOT_IN_PREGNANCY))
+    assert not banned, f"offered in pregnancy: {sorted(banned)}"
+    avoided = {a["id"] for a in plan["avoid"]}
+    assert {"prrt_lu177_dotatate", "everolimus"} <= avoided
 
 
 @PROPERTY_SETTINGS

@@ -93,7 +93,7 @@ class MissingItem:
         if self.offers:
             parts.append("needed before offering " + ", ".join(self.offers))
         if self.safety:
-            parts.append("safety check before " + ", ".join(self.safety))
+            parts.append("to confirm before starting " + ", ".join(self.safety))
         return "; ".join(parts)
 
 
@@ -395,18 +395,21 @@ class _Planner:
             v = res.verdict
             if v.outcome is Outcome.PASS:
                 continue
+            # A check that always fails or warns (never / needs_review) carries its whole
+            # meaning in its reason; for the others the fact found follows in brackets.
+            found = "" if v.criterion.startswith(("never", "needs_review")) else f" ({v.message})"
             if v.outcome is Outcome.FAIL:
                 if spec.effect == "avoid":
                     av = self.avoid.setdefault(item.id, AvoidItem(item.id))
-                    _append(av.reasons, f"{spec.reason} ({v.message}).")
+                    _append(av.reasons, f"{spec.reason}{found}.")
                     _extend(av.evidence, spec.evidence)
                     _append(av.rules, spec.brief_rule)
                     keep = False
                 else:
-                    _append(item.cautions, f"{spec.reason} ({v.message}).")
+                    _append(item.cautions, f"{spec.reason}{found}.")
                     _extend(item.evidence, spec.evidence)
             elif v.outcome is Outcome.WARN:
-                _append(item.cautions, f"{spec.reason} (check: {v.message}).")
+                _append(item.cautions, f"{spec.reason}{found}.")
             else:  # undetermined
                 facts = v.all_missing()
                 if spec.kind == "indication":
