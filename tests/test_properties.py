@@ -563,7 +563,7 @@ def test_strategy_reaches_interesting_cases() -> None:
     """The strategy is not degenerate: PRRT, pancreas-only options and NEC all occur."""
     seen: set[str] = set()
 
-    @settings(max_examples=200, deadline=None, database=None)
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True)
     @given(planned())
     def sample(s: Sample) -> None:
         doc, plan = s.doc, s.plan
