@@ -356,11 +356,6 @@ def test_missing_file_exits_2(run_main: Any, tmp_path: Path) -> None:
     assert "not found" in run.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: an --out path in a missing directory (or a directory) ends as exit 70 "
-    "'internal error (FileNotFoundError); please report it' instead of exit 2 naming the path",
-)
 def test_unwritable_out_path_is_bad_input(run_main: Any, tmp_path: Path) -> None:
     out = tmp_path / "missing-dir" / "plan.json"
     run = run_main("recommend", str(V01), "--out", str(out))

@@ -513,6 +513,43 @@ ROWS: list[Row] = [
         "undetermined",
         ("patient.comorbidities.heart_failure_nyha",),
     ),
+    Row(
+        "pregnancy_excluded",
+        {},
+        {"patient": {"pregnant_or_breastfeeding": False, "sex": "female"}},
+        "pass",
+        says=("not pregnant",),
+    ),
+    Row(
+        "pregnancy_excluded",
+        {},
+        {"patient": {"sex": "male"}},
+        "pass",
+        says=("male patient",),
+        label="male-unrecorded",
+    ),
+    Row(
+        "pregnancy_excluded",
+        {},
+        {"patient": {"pregnant_or_breastfeeding": True, "sex": "male"}},
+        "fail",
+        says=("pregnant or breast-feeding",),
+        label="recorded-wins",
+    ),
+    Row(
+        "pregnancy_excluded",
+        {},
+        {"patient": {"pregnant_or_breastfeeding": True}},
+        "fail",
+        says=("pregnant or breast-feeding",),
+    ),
+    Row(
+        "pregnancy_excluded",
+        {},
+        {"patient": {"sex": "female"}},
+        "undetermined",
+        ("patient.pregnant_or_breastfeeding",),
+    ),
     # --- tumour: site, category, grade -------------------------------------------------------------
     Row(
         "primary_site_in",

@@ -440,11 +440,7 @@ def test_everolimus_not_with_uncontrolled_diabetes(sample: Sample) -> None:
 def test_nothing_harmful_in_pregnancy(sample: Sample) -> None:
     doc, plan = sample.doc, sample.plan
     patient = doc.get("patient", {})
-    # Sex absent or male: see the strict xfails below (src bug in `not_pregnant`).
-    if patient.get("pregnant_or_breastfeeding") is True and patient.get("sex") in (
-        "female",
-        "other",
-    ):
+    if patient.get("pregnant_or_breastfeeding") is True:
         banned = set(offered(plan)) & (CYTOTOXIC | set(NOT_IN_PREGNANCY))
         assert not banned, f"offered in pregnancy: {sorted(banned)}"
 
@@ -472,25 +468,8 @@ PREGNANT_ADVANCED_NET: dict[str, Any] = {
     "sex",
     [
         pytest.param("female", id="female"),
-        pytest.param(
-            None,
-            id="sex-absent",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="src bug: definition not_pregnant is any_of(sex == male, not pregnant); "
-                "with sex unknown a recorded pregnancy is only 'undetermined', so the safety "
-                "checks merely add a caution and PRRT, everolimus, CAPTEM and FOLFOX are offered",
-            ),
-        ),
-        pytest.param(
-            "male",
-            id="male",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="src bug: sex male overrides an explicit pregnant_or_breastfeeding true "
-                "(not_pregnant passes), so a recorded breast-feeding or pregnancy is ignored",
-            ),
-        ),
+        pytest.param(None, id="sex-absent"),
+        pytest.param("male", id="male"),
     ],
 )
 def test_recorded_pregnancy_excludes_harmful_options(sex: str | None) -> None:

@@ -28,18 +28,16 @@ from netnav.vocabulary import members
 
 VIGNETTE_DIR = Path(__file__).parent / "data" / "vignettes"
 VIGNETTE_FILES = sorted(VIGNETTE_DIR.glob("*.json"))
-COVERED_SITES = frozenset({"small_intestine", "pancreas"})
+# Pathways this release covers: small intestine and pancreas, the sites routed with them
+# (OT-01: unknown primary, ovary, other, oesophagus) and neuroendocrine carcinoma anywhere.
+COVERED_SITES = frozenset(
+    {"small_intestine", "pancreas", "unknown_primary", "ovary", "other", "esophagus"}
+)
 COVERAGE_REASON = "site covered by the clinical-coverage issue"
 
-# Covered-site vignettes that fail because of a genuine gap in src (reported upstream). Strict:
-# when the engine is fixed the XPASS fails the run, and the entry must be removed.
-KNOWN_SRC_BUGS: dict[str, str] = {
-    "V53": (
-        "src bug: poorly differentiated pancreatic NEC gets no NEC pathway; the plan offers "
-        "only specialist_referral (consider) instead of platinum_etoposide first line "
-        "(brief NEC-02/NEC-03; no NEC rule in the knowledge base)"
-    ),
-}
+# Covered vignettes that fail because of a genuine gap in src. Strict: when the engine is fixed
+# the XPASS fails the run, and the entry must be removed.
+KNOWN_SRC_BUGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ class Vignette:
 
     @property
     def covered(self) -> bool:
-        return self.site in COVERED_SITES
+        poorly = self.case.get("tumor", {}).get("differentiation") == "poor"
+        return self.site in COVERED_SITES or poorly
 
 
 def _read(path: Path) -> Vignette:
@@ -251,7 +250,6 @@ def test_summary_figures_no_harm(record_property: Any) -> None:
     assert f.harmful == 0, f.line()
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_SRC_BUGS["V53"])
 def test_summary_covered_sites_top1_is_complete() -> None:
     f = figures()
     assert f.covered_cases > 0

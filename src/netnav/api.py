@@ -50,6 +50,15 @@ def explain(case: Case, option: str, kb: Knowledge | None = None) -> dict[str, A
     if option in result.held_back:
         for why in result.held_back[option]:
             children.append(Verdict(Outcome.FAIL, why, "history"))
+    if not children:
+        children.append(
+            Verdict(
+                Outcome.FAIL,
+                f"no rule of knowledge {knowledge.version} proposes {name} in any situation "
+                "like this one, and it has no checks",
+                "knowledge base",
+            )
+        )
     outcome = {
         "recommended": Outcome.PASS,
         "avoid": Outcome.FAIL,

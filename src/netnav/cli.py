@@ -75,8 +75,13 @@ def _write(text: str, out: Path | None) -> None:
         return
     # Write to a temporary file first so that a failure never leaves a partial plan.
     tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror or type(exc).__name__
+        raise _fail(f"cannot write --out {str(out)!r}: {reason}") from None
 
 
 @app.command()

@@ -123,3 +123,20 @@ def heart_failure_class_at_least(ctx: CaseContext, p: Nyha) -> Verdict:
     return undetermined(
         "heart failure status not recorded", ctx.missing("patient.comorbidities.heart_failure_nyha")
     )
+
+
+@criterion("pregnancy_excluded")
+def pregnancy_excluded(ctx: CaseContext, p: Params) -> Verdict:
+    """Not pregnant or breast-feeding. A recorded pregnancy always counts, whatever else the
+    case says; when pregnancy is not recorded, a male patient counts as not pregnant."""
+    pt = ctx.case.patient
+    pregnant = pt.pregnant_or_breastfeeding if pt is not None else None
+    sex = pt.sex if pt is not None else None
+    field = "patient.pregnant_or_breastfeeding"
+    if pregnant is True:
+        return failed("pregnant or breast-feeding", field)
+    if pregnant is False:
+        return passed("not pregnant or breast-feeding", field)
+    if sex == "male":
+        return passed("male patient: pregnancy not applicable", "patient.sex")
+    return undetermined("pregnancy or breast-feeding not recorded", ctx.missing(field))
