@@ -169,9 +169,9 @@ def test_any_of_keeps_every_child_after_a_deciding_pass() -> None:
 
 @pytest.mark.parametrize(
     ("child", "expected"),
-    [("pass", "fail"), ("fail", "pass"), ("warn", "warn"), ("undetermined", "undetermined")],
+    [("pass", "fail"), ("fail", "pass"), ("warn", "fail"), ("undetermined", "undetermined")],
 )
-def test_negate_swaps_pass_and_fail_and_keeps_warn_and_undetermined(
+def test_negate_swaps_pass_and_fail_turns_warn_to_fail_and_keeps_undetermined(
     child: str, expected: str
 ) -> None:
     inner = make(child)

@@ -80,6 +80,8 @@ class TherapyHistory:
     ongoing: frozenset[str] = frozenset()
     ongoing_classes: frozenset[str] = frozenset()
     stopped_for_toxicity: frozenset[str] = frozenset()
+    ended_outcome_unknown: frozenset[str] = frozenset()
+    """Anti-tumour therapies that ended with no stop reason, response or progression given."""
     months_to_progression: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -342,6 +344,8 @@ def _sstr_status(case: Case) -> Fact[str]:
         )
     if kmin is not None and kmin >= 2:
         note = " (Krenning 2 equals liver: borderline)" if kmin == 2 else ""
+        if case.tumor.fdg_pet == "positive_sstr_negative_lesions":
+            note += "; but FDG-PET shows lesions without SSTR uptake"
         return Fact("positive", f"weakest lesion Krenning {kmin}, uptake ≥ liver in all{note}")
     if all_pos is True and (kmax is None or kmax >= 2):
         return Fact("positive", "every known lesion takes up tracer at least as much as liver")
@@ -357,20 +361,31 @@ def _is_progression_event(tr: Treatment, course: str | None) -> bool:
     )
 
 
-def _history(case: Case, classes: Mapping[str, tuple[str, ...]]) -> TherapyHistory:
+def _history(
+    case: Case, classes: Mapping[str, tuple[str, ...]], anti_tumour: frozenset[str]
+) -> TherapyHistory:
     if case.treatments is None:
         return TherapyHistory(recorded=False)
     course = case.tumor.disease_course
-    given, failed, ongoing, tox = set(), set(), set(), set()
+    given, failed, ongoing, tox, unknown = set(), set(), set(), set(), set()
     months: dict[str, float] = {}
     for tr in case.treatments:
         given.add(tr.therapy)
         if tr.ongoing:
             ongoing.add(tr.therapy)
-        if _is_progression_event(tr, course):
+        # Only an anti-tumour therapy "fails" when the tumour progresses: a syndrome-control
+        # drug (diazoxide, a proton-pump inhibitor) goes on whatever the tumour does.
+        if tr.therapy in anti_tumour and _is_progression_event(tr, course):
             failed.add(tr.therapy)
             if tr.months_to_progression is not None:
                 months[tr.therapy] = max(months.get(tr.therapy, 0.0), tr.months_to_progression)
+        elif (
+            tr.therapy in anti_tumour
+            and not tr.ongoing
+            and tr.stop_reason is None
+            and tr.best_response is None
+        ):
+            unknown.add(tr.therapy)
         if tr.stop_reason == "toxicity":
             tox.add(tr.therapy)
 
@@ -386,6 +401,7 @@ def _history(case: Case, classes: Mapping[str, tuple[str, ...]]) -> TherapyHisto
         ongoing=frozenset(ongoing),
         ongoing_classes=cls(ongoing),
         stopped_for_toxicity=frozenset(tox),
+        ended_outcome_unknown=frozenset(unknown - failed),
         months_to_progression=months,
     )
 
@@ -431,7 +447,20 @@ def _line_of_therapy(
     if n == 0:
         return Fact(1, "no anti-tumour line for advanced disease has ended or failed yet")
     listed = "; ".join(lines_text)
-    return Fact(n + 1, f"{n} earlier anti-tumour line{'s' if n > 1 else ''} ({listed})")
+    if len(listed) > 240:
+        listed = listed[:237] + "..."
+    how = f"{n} earlier anti-tumour line{'s' if n > 1 else ''} ({listed})"
+    vague = [
+        tr.therapy
+        for tr in case.treatments
+        if tr.therapy in anti_tumour
+        and not tr.ongoing
+        and tr.end is None
+        and tr.stop_reason is None
+    ]
+    if vague:
+        how += "; entries without an end date or stop reason are taken as ended (assumption)"
+    return Fact(n + 1, how)
 
 
 def derive(
@@ -490,6 +519,6 @@ def derive(
         sstr_status=_sstr_status(case),
         lung_histotype=histotype,
         ki67=_ki67_range(case, grade),
-        history=_history(case, therapy_classes),
+        history=_history(case, therapy_classes, anti_tumour),
         warnings=tuple(warnings),
     )

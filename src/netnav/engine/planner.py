@@ -55,6 +55,9 @@ class OptionItem:
     disagreements: list[str] = dc_field(default_factory=list)
     assumptions: list[str] = dc_field(default_factory=list)
     allow_after_failure: bool = False
+    reasons_by_rule: dict[str, tuple[int, list[str]]] = dc_field(default_factory=dict)
+    """Per rule: the best tier rank it gave and the reasons at that tier (a rule that offers
+    an option at two tiers, e.g. preferred when shrinkage is needed, says only the winner)."""
 
 
 @dataclass
@@ -88,13 +91,13 @@ class MissingItem:
         if self.decides:
             shown = "; ".join(self.decides[:3])
             if len(self.decides) > 3:
-                shown += f" (and {len(self.decides) - 3} other rules)"
-            parts.append(f"decides whether {shown} applies")
+                shown += f"; and {len(self.decides) - 3} more"
+            parts.append(f"would decide: {shown}")
         if self.offers:
             parts.append("needed before offering " + ", ".join(self.offers))
         if self.safety:
-            parts.append("to confirm before starting " + ", ".join(self.safety))
-        return "; ".join(parts)
+            parts.append("to check before starting " + ", ".join(self.safety))
+        return ". ".join(p[0].upper() + p[1:] for p in parts) + "."
 
 
 @dataclass(frozen=True)
@@ -237,10 +240,18 @@ class _Planner:
         surveillance: list[tuple[int, str]] = []
         next_lines: list[str] = []
         for rule in self.kb.rules:
-            verdict = rule.when.evaluate(self.ctx)
-            opt_verdicts: dict[str, Verdict] = {}
-            rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             spec = rule.spec
+            opt_verdicts: dict[str, Verdict] = {}
+            if rule.scope is not None:
+                scope = rule.scope.evaluate(self.ctx)
+                if not scope.holds:
+                    rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
+                    if scope.outcome is Outcome.UNDETERMINED:
+                        what = f"{spec.title} ({spec.brief_rule})"
+                        self.note_missing(scope.all_missing(), what, "decides")
+                    continue
+            verdict = rule.when.evaluate(self.ctx)
+            rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             if verdict.outcome is Outcome.UNDETERMINED:
                 self.note_missing(
                     verdict.all_missing(), f"{spec.title} ({spec.brief_rule})", "decides"
@@ -284,6 +295,11 @@ class _Planner:
             _extend(next_lines, spec.at_progression)
 
         options = self._screen(candidates)
+        for opt_id in sorted(self.declined):
+            # A refusal is recorded in avoid even when no rule proposed the option (brief §4).
+            refused = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
+            _append(refused.reasons, f"The patient declines {self._name(opt_id)}.")
+            _append(refused.rules, "preferences")
         options.sort(key=lambda o: (o.tier.rank, o.priority, o.id))
         for opt_id in list(self.avoid):
             # Safety first: an option in avoid is never offered.
@@ -343,7 +359,13 @@ class _Planner:
             candidates[option] = item
         elif (rec.tier.rank, rec.priority) < (item.tier.rank, item.priority):
             item.tier, item.priority = rec.tier, rec.priority
-        _append(item.rationale, f"{rec.because} ({rule.spec.brief_rule})")
+        text = f"{rec.because} ({rule.spec.brief_rule})"
+        rank, texts = item.reasons_by_rule.get(rule.spec.id, (99, []))
+        if rec.tier.rank < rank:
+            item.reasons_by_rule[rule.spec.id] = (rec.tier.rank, [text])
+        elif rec.tier.rank == rank:
+            _append(texts, text)
+        item.rationale = [t for _, ts in item.reasons_by_rule.values() for t in ts]
         _extend(item.evidence, rec.evidence)
         _append(item.rules, rule.spec.id)
         if rec.disagreement:
@@ -368,6 +390,12 @@ class _Planner:
                 _append(av.rules, "history")
                 continue
             why_failed = self.failed_before(opt_id)
+            if why_failed is None and opt_id in h.ended_outcome_unknown:
+                why_failed = (
+                    f"{self._name(opt_id)} was given before and its outcome is not recorded "
+                    "(add stop reason or response to reconsider it)"
+                )
+                self.note_missing((MissingFact("treatments", None),), self._name(opt_id), "offers")
             if why_failed is not None and not item.allow_after_failure:
                 self.held_back.setdefault(opt_id, []).append(why_failed)
                 continue
@@ -418,9 +446,19 @@ class _Planner:
                     keep = False
                 else:
                     self.note_missing(facts, self._name(item.id), "safety")
-                    labels = ", ".join(self.ctx.label(f.field) for f in facts) or v.message
-                    _append(item.cautions, f"Confirm {labels} before starting: {spec.reason}.")
+                    labels = ", ".join(_lower_first(self.ctx.label(f.field)) for f in facts)
+                    labels = labels or v.message
+                    prefix = f"Not recorded — check {labels} before starting"
+                    if not any(c.startswith(prefix) for c in item.cautions):
+                        _append(item.cautions, f"{prefix} ({_lower_first(spec.reason)}).")
         return keep
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case a sentence start for use mid-sentence, keeping acronyms (DPYD, ECOG)."""
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _append(items: list[str], value: str) -> None:

@@ -175,16 +175,20 @@ def any_of(children: list[Verdict]) -> Verdict:
     return Verdict(outcome, _summary(kids, outcome), "any_of", children=kids)
 
 
+# A warn means "holds, under an assumption a person must check"; its negation is therefore
+# taken not to hold (under the same assumption). Keeping it a warn would fire a rule such as
+# "NOT performance status ≤2" for a converted Karnofsky score that in fact meets ECOG ≤2.
 _NEGATED = {
     Outcome.PASS: Outcome.FAIL,
     Outcome.FAIL: Outcome.PASS,
-    Outcome.WARN: Outcome.WARN,
+    Outcome.WARN: Outcome.FAIL,
     Outcome.UNDETERMINED: Outcome.UNDETERMINED,
 }
 
 
 def negate(child: Verdict) -> Verdict:
-    """NOT: pass and fail swap; warn and undetermined stay."""
+    """NOT: pass and fail swap; warn (holds under an assumption) becomes fail; undetermined
+    stays undetermined."""
     # The child's sentence states the fact found ("Bilio-enteric anastomosis: yes"), which is
     # the reason whichever way the negation goes; the tree shows the "not".
     return Verdict(_NEGATED[child.outcome], child.message, "not", children=(child,))

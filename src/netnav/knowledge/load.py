@@ -94,6 +94,7 @@ class CompiledRule:
     when: Node
     recommend: tuple[CompiledRecommendation, ...]
     avoid_when: tuple[Node | None, ...]
+    scope: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,8 @@ def _load_rules(
                 raise KnowledgeError(
                     file, rule.id, f"unknown surveillance schedule {rule.surveillance!r}"
                 )
-            compiled.append(CompiledRule(rule, file, when, tuple(recs), tuple(avoid_when)))
+            scope = _compile(rule.scope, defs, file, rule.id) if rule.scope is not None else None
+            compiled.append(CompiledRule(rule, file, when, tuple(recs), tuple(avoid_when), scope))
     if not compiled:
         raise KnowledgeError("rules_*.yaml", "-", "no rule files found")
     return tuple(compiled)

@@ -205,6 +205,10 @@ class Rule(_Strict):
     id: str
     brief_rule: str
     title: str
+    scope: CriterionSpec | None = None
+    """Checked before ``when``: a rule outside its scope is skipped, and when the scope itself
+    is unknown only the facts deciding the scope are reported missing (e.g. carcinoid heart
+    disease matters only once a carcinoid syndrome is known)."""
     when: CriterionSpec
     recommend: list[Recommendation] = Field(default_factory=list)
     avoid: list[AvoidStatement] = Field(default_factory=list)

@@ -26,6 +26,9 @@ def ecog_from_karnofsky(kps: int) -> int:
 
 class Ecog(Params):
     ecog: int = Field(ge=0, le=4)
+    karnofsky_at_least: int | None = Field(default=None, ge=0, le=100)
+    """Karnofsky threshold to use when only Karnofsky is recorded (a trial's own cut-off,
+    e.g. NETTER-1 KPS ≥60); without it the usual conversion table is used."""
 
 
 @criterion("performance_status_at_most", Ecog)
@@ -36,6 +39,12 @@ def performance_status_at_most(ctx: CaseContext, p: Ecog) -> Verdict:
     kps = pt.karnofsky if pt is not None else None
     if ecog is None and kps is None:
         return undetermined("performance status (ECOG) not recorded", ctx.missing("patient.ecog"))
+    if ecog is None and kps is not None and p.karnofsky_at_least is not None:
+        if kps >= p.karnofsky_at_least:
+            return passed(
+                f"Karnofsky {kps} is at least {p.karnofsky_at_least}", "patient.karnofsky"
+            )
+        return failed(f"Karnofsky {kps} is below {p.karnofsky_at_least}", "patient.karnofsky")
     if ecog is None and kps is not None:
         converted = ecog_from_karnofsky(kps)
         text = f"Karnofsky {kps} (about ECOG {converted})"
@@ -125,10 +134,16 @@ def heart_failure_class_at_least(ctx: CaseContext, p: Nyha) -> Verdict:
     )
 
 
-@criterion("pregnancy_excluded")
-def pregnancy_excluded(ctx: CaseContext, p: Params) -> Verdict:
+class PregnancyParams(Params):
+    not_applicable_from_age: int = Field(ge=40, le=120)
+    """Age from which an unrecorded pregnancy is not asked about (a convention in the data)."""
+
+
+@criterion("pregnancy_excluded", PregnancyParams)
+def pregnancy_excluded(ctx: CaseContext, p: PregnancyParams) -> Verdict:
     """Not pregnant or breast-feeding. A recorded pregnancy always counts, whatever else the
-    case says; when pregnancy is not recorded, a male patient counts as not pregnant."""
+    case says; when pregnancy is not recorded, a male patient, or one aged at least
+    ``not_applicable_from_age``, counts as not pregnant."""
     pt = ctx.case.patient
     pregnant = pt.pregnant_or_breastfeeding if pt is not None else None
     sex = pt.sex if pt is not None else None
@@ -139,4 +154,7 @@ def pregnancy_excluded(ctx: CaseContext, p: Params) -> Verdict:
         return passed("not pregnant or breast-feeding", field)
     if sex == "male":
         return passed("male patient: pregnancy not applicable", "patient.sex")
+    age = pt.age_years if pt is not None else None
+    if age is not None and age >= p.not_applicable_from_age:
+        return passed(f"aged {age}: pregnancy not applicable", "patient.age_years")
     return undetermined("pregnancy or breast-feeding not recorded", ctx.missing(field))

@@ -303,6 +303,8 @@ def asymptomatic(ctx: CaseContext, p: Params) -> Verdict:
     if t.symptoms or t.bulky_or_symptomatic is True:
         what = ", ".join(_words(s) for s in t.symptoms or ()) or "bulky or symptomatic tumour"
         return failed(f"symptomatic: {what}", *facts)
+    if t.symptoms is not None and not t.symptoms and t.bulky_or_symptomatic is None:
+        return passed("no symptoms recorded (bulk not stated)", "tumor.symptoms")
     if t.symptoms is None or t.bulky_or_symptomatic is None:
         missing = [
             f for f, v in zip(facts, (t.symptoms, t.bulky_or_symptomatic), strict=True) if v is None
