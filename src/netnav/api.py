@@ -87,6 +87,20 @@ def _status(result: PlanResult, option: str, name: str) -> tuple[str, str]:
         return "held_back", f"{name} is proposed by a rule but held back: " + "; ".join(
             result.held_back[option]
         )
+    blockers: list[str] = []
+    for rr in result.rule_results:
+        if any(r.option == option for r in rr.rule.spec.recommend) and not rr.verdict.holds:
+            failing = rr.verdict.leaves(Outcome.FAIL)
+            if rr.verdict.criterion == "scope" or any(
+                v.criterion.startswith("primary_site_in") for v in failing
+            ):
+                continue  # a rule for another site or situation says nothing useful here
+            deciding = failing or rr.verdict.leaves(Outcome.UNDETERMINED)
+            if deciding:
+                blockers.append(f"{rr.rule.spec.brief_rule}: {deciding[0].message}")
+    if blockers:
+        shown = "; ".join(blockers[:3])
+        return "not_recommended", f"{name} is not recommended here. Deciding reasons: {shown}"
     return "not_recommended", f"{name} is not recommended: no rule proposes it for this case"
 
 

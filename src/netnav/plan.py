@@ -100,6 +100,7 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
         "missing_information": [
             {
                 "field": m.field,
+                "label": kb.facts[m.field].label if m.field in kb.facts else m.field,
                 "why": m.why,
                 "test": m.test,
             }
@@ -108,6 +109,7 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
         "tests": list(result.tests),
         "surveillance": surveillance,
         "at_progression": list(result.at_progression),
+        "at_progression_names": [kb.therapies[o].name for o in result.at_progression],
         "warnings": list(result.warnings),
         "disagreements": disagreements,
     }

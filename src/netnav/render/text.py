@@ -42,6 +42,8 @@ def render_text(plan: dict[str, Any]) -> str:
         for w in plan["warnings"]:
             out.append(_wrap(f"! {w}"))
     out.append("")
+    out.append(_headline(plan))
+    out.append("")
     out.append("Recommended options (best first)")
     if not plan["options"]:
         out.append("    none: see missing information")
@@ -64,8 +66,9 @@ def render_text(plan: dict[str, Any]) -> str:
         out.append("")
         out.append("Missing information that would change the plan")
         for m in plan["missing_information"]:
-            test = f" (test: {m['test']})" if m["test"] else ""
-            out.append(_wrap(f"- {m['field']}{test}: {m['why']}", "  "))
+            test = f"; test: {m['test']}" if m["test"] else ""
+            label = m.get("label") or m["field"]
+            out.append(_wrap(f"- {label} [{m['field']}{test}] {m['why']}", "  "))
     if plan["tests"]:
         out.append("")
         out.append("Tests to request: " + ", ".join(plan["tests"]))
@@ -82,7 +85,8 @@ def render_text(plan: dict[str, Any]) -> str:
             out.append(_wrap(f"re-biopsy: {s['rebiopsy']}"))
     if plan["at_progression"]:
         out.append("")
-        out.append("At progression, consider next: " + ", ".join(plan["at_progression"]))
+        names = plan.get("at_progression_names") or plan["at_progression"]
+        out.append(_wrap("At progression, consider next: " + "; ".join(names), ""))
     if plan.get("disagreements"):
         out.append("")
         out.append("Where guidelines disagree")
@@ -94,6 +98,26 @@ def render_text(plan: dict[str, Any]) -> str:
         "tumour board."
     )
     return "\n".join(out) + "\n"
+
+
+def _headline(plan: dict[str, Any]) -> str:
+    """One line a busy reader can act on: the first choice and what stands equal with it."""
+    options = plan["options"]
+    preferred = [o for o in options if o["tier"] == "preferred"]
+    if preferred:
+        first = preferred[0]
+        line = f"First choice: {first['name']}"
+        equal = [o["name"] for o in preferred[1:] if o.get("rank", 0) <= 4]
+        if equal:
+            line += "; of equal or near standing: " + "; ".join(equal)
+        return _wrap(line, "")
+    if options:
+        return _wrap(
+            f"No option is preferred on the facts given; the best available is "
+            f"{options[0]['name']} ({options[0]['tier']}). See missing information.",
+            "",
+        )
+    return "No option can be recommended on the facts given: see missing information."
 
 
 def render_markdown(plan: dict[str, Any]) -> str:
