@@ -15,7 +15,7 @@ import pickle
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -123,19 +123,19 @@ class Knowledge:
     def version(self) -> str:
         return self.manifest.version
 
-    @property
+    @cached_property
     def therapy_classes(self) -> dict[str, tuple[str, ...]]:
         return {tid: tuple(t.classes) for tid, t in self.therapies.items()}
 
-    @property
+    @cached_property
     def anti_tumour(self) -> frozenset[str]:
         return frozenset(tid for tid, t in self.therapies.items() if t.anti_tumour)
 
-    @property
+    @cached_property
     def fact_tests(self) -> dict[str, str | None]:
         return {f: e.test for f, e in self.facts.items()}
 
-    @property
+    @cached_property
     def field_labels(self) -> dict[str, str]:
         return {f: e.label for f, e in self.facts.items()}
 

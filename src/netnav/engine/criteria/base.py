@@ -64,6 +64,9 @@ class CaseContext:
     option_status: Callable[[str], Verdict]
     therapy_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     field_labels: Mapping[str, str] = field(default_factory=dict)
+    memo: dict[int, Verdict] = field(default_factory=dict, compare=False, repr=False)
+    """Verdicts already worked out for this case, by compiled node: the same definition
+    (e.g. ``well_differentiated_net``) is read by many rules; it is evaluated once."""
 
     def missing(self, *paths: str) -> list[MissingFact]:
         """Missing-fact records for ``paths`` with the settling test from facts.yaml."""
@@ -121,16 +124,26 @@ class _Leaf:
     definition: CriterionDef
     params: Params
     spec: object
+    label: str = ""
 
     def evaluate(self, ctx: CaseContext) -> Verdict:
-        return self.definition.fn(ctx, self.params).named(self.describe())
+        key = id(self)
+        found = ctx.memo.get(key)
+        if found is None:
+            found = self.definition.fn(ctx, self.params).named(self.label)
+            ctx.memo[key] = found
+        return found
 
     def describe(self) -> str:
-        values = self.params.model_dump(exclude_defaults=False)
-        if not values:
-            return self.definition.name
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
-        return f"{self.definition.name}({shown})"
+        return self.label
+
+
+def _label(definition: CriterionDef, params: Params) -> str:
+    values = params.model_dump(exclude_defaults=False)
+    if not values:
+        return definition.name
+    shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+    return f"{definition.name}({shown})"
 
 
 def _short(value: object) -> str:
@@ -145,12 +158,18 @@ class _Combinator:
     children: tuple[Node, ...]
 
     def evaluate(self, ctx: CaseContext) -> Verdict:
-        verdicts = [c.evaluate(ctx) for c in self.children]
-        if self.kind == "all_of":
-            return all_of(verdicts)
-        if self.kind == "any_of":
-            return any_of(verdicts)
-        return negate(verdicts[0])
+        key = id(self)
+        found = ctx.memo.get(key)
+        if found is None:
+            verdicts = [c.evaluate(ctx) for c in self.children]
+            if self.kind == "all_of":
+                found = all_of(verdicts)
+            elif self.kind == "any_of":
+                found = any_of(verdicts)
+            else:
+                found = negate(verdicts[0])
+            ctx.memo[key] = found
+        return found
 
     def describe(self) -> str:
         inner = ", ".join(c.describe() for c in self.children)
@@ -163,8 +182,13 @@ class _Definition:
     body: Node
 
     def evaluate(self, ctx: CaseContext) -> Verdict:
-        inner = self.body.evaluate(ctx)
-        return Verdict(inner.outcome, inner.message, self.name, inner.facts, (), (inner,))
+        key = id(self)
+        found = ctx.memo.get(key)
+        if found is None:
+            inner = self.body.evaluate(ctx)
+            found = Verdict(inner.outcome, inner.message, self.name, inner.facts, (), (inner,))
+            ctx.memo[key] = found
+        return found
 
     def describe(self) -> str:
         return self.name
@@ -213,4 +237,4 @@ def _leaf(name: str, arg: object) -> Node:
             f"{'.'.join(str(x) for x in e['loc']) or '(params)'}: {e['msg']}" for e in exc.errors()
         )
         raise CriterionSpecError(f"criterion {name!r}: bad parameters: {problems}") from None
-    return _Leaf(definition, params, arg)
+    return _Leaf(definition, params, arg, _label(definition, params))
