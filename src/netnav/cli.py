@@ -8,10 +8,15 @@ appear in an error (they could hold patient data).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+
+# netnav uses no pydantic plugins; skipping their discovery (an entry-point scan of every
+# installed package) saves about a tenth of the command's start-up time.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer
 

@@ -19,7 +19,6 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from netnav import __version__
@@ -54,31 +53,34 @@ DATA_DIR = Path(__file__).parent / "data"
 
 M = TypeVar("M", bound=BaseModel)
 
-# libyaml's C loader when PyYAML was built with it: several times faster than pure Python.
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@cache
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader (libyaml's C one when available) that refuses a key repeated in
+    one mapping: PyYAML would keep the last one and silently drop a condition written twice.
+    Imported lazily: the CLI reads the compiled cache and seldom needs YAML at all."""
+    import yaml
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loader that refuses a key repeated in one mapping (PyYAML keeps the last one,
-    which would silently drop a condition written twice)."""
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} repeated", key_node.start_mark
-                )
-            seen.add(key)
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
+    class Loader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} repeated", key_node.start_mark
+                    )
+                seen.add(key)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
 
-
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    lambda loader, node: loader.construct_mapping(node, deep=True),
-)
+    Loader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+        lambda loader, node: loader.construct_mapping(node, deep=True),
+    )
+    return Loader
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,10 @@ def _load_yaml(path: Path) -> Any:
         raise KnowledgeError(path.name, "-", "file missing") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise KnowledgeError(path.name, "-", f"cannot be read: {exc}") from None
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_yaml_loader())
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         entry = _entry_at(text, mark.line) if mark is not None else "-"
