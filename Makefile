@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/EX27-small-intestine-multifocal-g1.json
 
-.PHONY: setup run test lint typecheck check bench vignettes clean
+.PHONY: setup run test lint typecheck check bench vignettes golden clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,9 @@ test: $(STAMP)
 
 vignettes: $(STAMP)
 	$(PYTHON) ../shared/tools/grade.py tests/data/vignettes --project . -v
+
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_plans
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,mean,min,max,rounds -p no:cacheprovider -o addopts=""

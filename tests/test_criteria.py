@@ -12,9 +12,17 @@ from typing import Any
 
 import pytest
 
-from helpers import assert_verdict, case_with, ctx_for, evaluate, kb, missing_fields, treatment
 from netnav.engine.criteria import REGISTRY, CaseContext, CriterionSpecError, compile_criterion
 from netnav.engine.verdict import Outcome
+from tests.helpers import (
+    assert_verdict,
+    case_with,
+    ctx_for,
+    evaluate,
+    kb,
+    missing_fields,
+    treatment,
+)
 
 T = treatment
 

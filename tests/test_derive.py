@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from helpers import case_with, evaluate, kb, treatment
 from netnav.case.derive import Derived, derive
+from tests.helpers import case_with, evaluate, kb, treatment
 
 T = treatment
 
