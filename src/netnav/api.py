@@ -98,6 +98,17 @@ def _status(result: PlanResult, option: str, name: str) -> tuple[str, str]:
             deciding = failing or rr.verdict.leaves(Outcome.UNDETERMINED)
             if deciding:
                 blockers.append(f"{rr.rule.spec.brief_rule}: {deciding[0].message}")
+    unknown = [
+        rr.rule.spec.brief_rule
+        for rr in result.rule_results
+        if any(r.option == option for r in rr.rule.spec.recommend)
+        and rr.verdict.outcome is Outcome.UNDETERMINED
+    ]
+    if unknown:
+        return "not_recommended", (
+            f"{name} is not recommended yet: a fact that rule {', '.join(unknown[:3])} needs "
+            "is missing (see missing information)"
+        )
     if blockers:
         shown = "; ".join(blockers[:3])
         return "not_recommended", f"{name} is not recommended here. Deciding reasons: {shown}"

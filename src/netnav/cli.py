@@ -207,6 +207,10 @@ def knowledge_show(
 
     kb = default_knowledge()
     found: dict[str, Any] | None = None
+    ids = [r.spec.id for r in kb.rules] + [c.spec.id for c in kb.checks]
+    ids += list(kb.therapies) + list(kb.evidence) + list(kb.definitions)
+    exact = {i.lower(): i for i in ids}
+    ident = exact.get(ident.lower(), ident)  # ids are matched without regard to case
     for r in kb.rules:
         if r.spec.id == ident:
             found = {"rule": r.spec.model_dump(mode="json", exclude_defaults=True), "file": r.file}

@@ -81,6 +81,9 @@ class UnknownOptionError(NetnavError):
 
     def __init__(self, option: str, known: list[str]) -> None:
         self.option = option
-        close = [k for k in known if option[:4] in k][:5]
+        wanted = option.lower().replace("-", "_").replace(" ", "_")
+        close = [k for k in known if wanted == k or wanted[:4] in k][:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        super().__init__(f"unknown option id {option!r}{hint}; see `netnav knowledge list`")
+        super().__init__(
+            f"unknown option id {option!r}{hint}; see `netnav knowledge list therapies`"
+        )

@@ -440,11 +440,13 @@ def load_knowledge_cached(data_dir: Path = DATA_DIR) -> Knowledge:
             cached = pickle.load(fh)  # our own cache file, keyed by content hash
         if isinstance(cached, Knowledge):
             return cached
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError):
+    except Exception:
         pass
     kb = load_knowledge(data_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("knowledge-*.pickle"):
+            stale.unlink(missing_ok=True)  # older knowledge versions are never read again
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)

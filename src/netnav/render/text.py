@@ -124,7 +124,7 @@ def render_markdown(plan: dict[str, Any]) -> str:
     """The same summary as Markdown (for notes and tumour-board documents)."""
     out: list[str] = [f"# netnav plan: case {plan.get('case_id') or '(no id)'}", ""]
     out.append(f"Knowledge version {plan['knowledge_version']}.")
-    out.append("")
+    out += ["", "**" + " ".join(_headline(plan).split()) + "**", ""]
     out.append("## Derived facts")
     out.append("")
     out.append("| fact | value | how |")
@@ -150,8 +150,11 @@ def render_markdown(plan: dict[str, Any]) -> str:
     if plan["missing_information"]:
         out += ["", "## Missing information", ""]
         for m in plan["missing_information"]:
-            test = f" — test: `{m['test']}`" if m["test"] else ""
-            out.append(f"- `{m['field']}`{test}: {m['why']}")
+            test = f"; test `{m['test']}`" if m["test"] else ""
+            label = m.get("label") or m["field"]
+            out.append(f"- **{label}** (`{m['field']}`{test}): {m['why']}")
+    if plan["tests"]:
+        out += ["", "## Tests to request", "", ", ".join(f"`{t}`" for t in plan["tests"])]
     s = plan.get("surveillance")
     if s:
         out += [
@@ -160,8 +163,19 @@ def render_markdown(plan: dict[str, Any]) -> str:
             "",
             f"{s['situation']}: {s['imaging']}, {s['interval']}, {s['duration']}.",
         ]
+        if s.get("rebiopsy"):
+            out.append(f"Re-biopsy: {s['rebiopsy']}.")
     if plan["at_progression"]:
-        out += ["", "## At progression", "", ", ".join(f"`{x}`" for x in plan["at_progression"])]
+        names = plan.get("at_progression_names") or plan["at_progression"]
+        out += ["", "## At progression", "", "; ".join(names)]
+    if plan.get("disagreements"):
+        out += ["", "## Where guidelines disagree", ""]
+        out += [f"- `{d['option']}`: {d['positions']}" for d in plan["disagreements"]]
+    out += [
+        "",
+        "_Decision support for a clinician; not a prescription. Confirm at a "
+        "NET-expert tumour board._",
+    ]
     return "\n".join(out) + "\n"
 
 
