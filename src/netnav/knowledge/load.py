@@ -279,23 +279,22 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
 
     definitions: dict[str, tuple[Definition, Node]] = {}
     compiled_defs: dict[str, Node] = {}
-    for d in _validate(
-        Definition, _read(data_dir / "definitions.yaml", "definitions"), "definitions.yaml"
-    ):
-        if d.name in definitions:
-            raise KnowledgeError("definitions.yaml", d.name, "duplicate definition")
-        node = _compile(d.when, compiled_defs, "definitions.yaml", d.name)
-        definitions[d.name] = (d, node)
-        compiled_defs[d.name] = node
+    for path in _files(data_dir, "definitions"):
+        for d in _validate(Definition, _read(path, "definitions"), path.name):
+            if d.name in definitions:
+                raise KnowledgeError(path.name, d.name, "duplicate definition")
+            node = _compile(d.when, compiled_defs, path.name, d.name)
+            definitions[d.name] = (d, node)
+            compiled_defs[d.name] = node
 
     surveillance = _unique(
-        _validate(
-            SurveillanceSchedule,
-            _read(data_dir / "surveillance.yaml", "schedules"),
-            "surveillance.yaml",
-        ),
+        [
+            sched
+            for path in _files(data_dir, "surveillance")
+            for sched in _validate(SurveillanceSchedule, _read(path, "schedules"), path.name)
+        ],
         "id",
-        "surveillance.yaml",
+        "surveillance*.yaml",
     )
     for s in surveillance.values():
         refs.evidence_ids(s.evidence, "surveillance.yaml", s.id)
@@ -383,14 +382,28 @@ def _load_rules(
     return tuple(compiled)
 
 
+def _files(data_dir: Path, stem: str) -> list[Path]:
+    """``stem.yaml`` first, then ``stem_*.yaml`` by name (pathway files of the same kind)."""
+    main = data_dir / f"{stem}.yaml"
+    extra = sorted(data_dir.glob(f"{stem}_*.yaml"))
+    return [main, *extra]
+
+
 def _load_checks(
     data_dir: Path, defs: Mapping[str, Node], refs: _Refs
 ) -> tuple[CompiledCheck, ...]:
-    file = "checks.yaml"
-    checks = _validate(Check, _read(data_dir / file, "checks"), file)
-    _unique(checks, "id", file)
+    pairs = [
+        (path.name, c)
+        for path in _files(data_dir, "checks")
+        for c in _validate(Check, _read(path, "checks"), path.name)
+    ]
+    seen: set[str] = set()
+    for file, c in pairs:
+        if c.id in seen:
+            raise KnowledgeError(file, c.id, "duplicate id")
+        seen.add(c.id)
     compiled = []
-    for c in checks:
+    for file, c in pairs:
         for opt in c.options:
             refs.option(opt, file, c.id)
         refs.evidence_ids(c.evidence, file, c.id)
