@@ -558,6 +558,28 @@ ROWS: list[Row] = [
         "undetermined",
         ("patient.pregnant_or_breastfeeding",),
     ),
+    Row(
+        "lung_histotype_in",
+        {"histotypes": ["typical_carcinoid"]},
+        {"site": "lung", "tumor": {"lung_histotype": "typical_carcinoid"}},
+        "pass",
+        says=("typical carcinoid",),
+    ),
+    Row(
+        "lung_histotype_in",
+        {"histotypes": ["typical_carcinoid"]},
+        {"site": "lung", "mitoses": 4, "tumor": {"necrosis": "none"}},
+        "fail",
+        says=("atypical carcinoid",),
+        label="derived-from-mitoses",
+    ),
+    Row(
+        "lung_histotype_in",
+        {"histotypes": ["typical_carcinoid"]},
+        {"site": "lung"},
+        "undetermined",
+        ("tumor.lung_histotype",),
+    ),
     # --- tumour: site, category, grade -------------------------------------------------------------
     Row(
         "primary_site_in",

@@ -311,3 +311,21 @@ def asymptomatic(ctx: CaseContext, p: Params) -> Verdict:
         ]
         return undetermined("symptoms not fully recorded", ctx.missing(*missing))
     return passed("no symptoms from the tumour", *facts)
+
+
+class Histotypes(Params):
+    histotypes: list[str] = Field(min_length=1)
+
+
+@criterion("lung_histotype_in", Histotypes)
+def lung_histotype_in(ctx: CaseContext, p: Histotypes) -> Verdict:
+    """Lung/thymic histotype (typical_carcinoid, atypical_carcinoid, large_cell_nec,
+    small_cell_nec), as reported or derived from mitoses and necrosis (WHO thoracic)."""
+    fact = ctx.derived.lung_histotype
+    facts = ("tumor.lung_histotype", "tumor.mitoses_per_2mm2", "tumor.necrosis")
+    if fact.value is None:
+        return undetermined(f"histotype unknown: {fact.how}", ctx.missing("tumor.lung_histotype"))
+    shown = _words(fact.value)
+    if fact.value in p.histotypes:
+        return passed(f"{shown} ({fact.how})", *facts)
+    return failed(f"{shown} ({fact.how})", *facts)
