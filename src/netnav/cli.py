@@ -37,6 +37,34 @@ knowledge_app = typer.Typer(help="Inspect and check the knowledge base.", no_arg
 app.add_typer(knowledge_app, name="knowledge")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from netnav.knowledge.load import default_knowledge
+
+        kb = default_knowledge()
+        typer.echo(
+            f"netnav {__version__}; knowledge {kb.version} "
+            f"(reviewed {kb.manifest.last_reviewed}; brief revision {kb.manifest.brief_revision})"
+        )
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the netnav and knowledge-base versions and exit.",
+        ),
+    ] = False,
+) -> None:
+    """NET Navigator: explained, evidence-cited management plans for neuroendocrine
+    neoplasms. Decision support for clinicians; not a prescription."""
+
+
 class PlanFormat(StrEnum):
     text = "text"
     markdown = "markdown"
@@ -164,6 +192,28 @@ def knowledge_check() -> None:
     )
 
 
+@knowledge_app.command("coverage")
+def knowledge_coverage() -> None:
+    """Every rule id of the clinical brief and the knowledge-base entries implementing it.
+
+    Exits 1 when a rule of the brief has no implementing entry."""
+    from netnav.knowledge.coverage import coverage
+    from netnav.knowledge.load import default_knowledge
+
+    rows = coverage(default_knowledge())
+    missing = [r.rule.id for r in rows if not r.covered]
+    for r in rows:
+        mark = "ok " if r.covered else "MISSING"
+        entries = ", ".join(r.entries) if r.entries else "-"
+        typer.echo(f"{mark:7} {r.rule.id:8} {r.rule.title[:60]:60}  {entries}")
+    typer.echo(
+        f"\n{len(rows) - len(missing)} of {len(rows)} rules of the brief implemented"
+        + (f"; missing: {', '.join(missing)}" if missing else "")
+    )
+    if missing:
+        raise typer.Exit(1)
+
+
 @knowledge_app.command("list")
 def knowledge_list(
     kind: Annotated[
@@ -201,6 +251,7 @@ def knowledge_show(
     ident: Annotated[
         str, typer.Argument(help="Id of a rule, check, therapy, evidence or definition")
     ],
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f")] = ExplainFormat.text,
 ) -> None:
     """Show one entry of the knowledge base as YAML-like JSON."""
     from netnav.knowledge.load import default_knowledge
@@ -225,15 +276,18 @@ def knowledge_show(
         found = {"definition": kb.definitions[ident][0].model_dump(mode="json")}
     if found is None:
         raise _fail(f"no knowledge entry with id {ident!r}; see `netnav knowledge list`")
-    sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    if fmt is ExplainFormat.json:
+        sys.stdout.write(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        return
+    from netnav.render.knowledge import render_entry
+
+    sys.stdout.write(render_entry(found, kb))
 
 
 @app.command()
 def version() -> None:
     """Print the netnav and knowledge-base versions."""
-    from netnav.knowledge.load import default_knowledge
-
-    typer.echo(f"netnav {__version__}; knowledge {default_knowledge().version}")
+    _print_version(True)
 
 
 def main() -> None:

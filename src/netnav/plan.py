@@ -86,6 +86,7 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "case_id": result.case.id,
         "knowledge_version": result.knowledge_version,
+        "knowledge_reviewed": kb.manifest.last_reviewed,
         "derived": result.derived.as_plan_section(),
         "options": options,
         "avoid": [
