@@ -411,10 +411,18 @@ def test_knowledge_list_unknown_kind_exits_2() -> None:
     assert "spells" in run.stderr
 
 
-def test_knowledge_show_rule() -> None:
-    run = invoke("knowledge", "show", "SI-05")
+def test_knowledge_show_rule_as_json() -> None:
+    run = invoke("knowledge", "show", "SI-05", "--format", "json")
     assert run.code == 0, run.stderr
     assert json.loads(run.stdout)["rule"]["id"] == "SI-05"
+
+
+def test_knowledge_show_rule_reads_as_text_for_a_clinician() -> None:
+    run = invoke("knowledge", "show", "si-05")
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("Rule SI-05 (brief SI-05)")
+    assert "Recommend PRRT with lutetium-177 dotatate" in run.stdout
+    assert "evidence: NETTER-1" in run.stdout
 
 
 def test_knowledge_show_unknown_exits_2(run_main: Any) -> None:

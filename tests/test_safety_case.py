@@ -16,9 +16,7 @@ from netnav.knowledge.coverage import coverage
 from netnav.knowledge.load import default_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
-HAZARDS = yaml.safe_load((ROOT / "docs" / "safety" / "hazards.yaml").read_text("utf-8"))[
-    "hazards"
-]
+HAZARDS = yaml.safe_load((ROOT / "docs" / "safety" / "hazards.yaml").read_text("utf-8"))["hazards"]
 
 
 def _test_names(path: Path) -> set[str]:

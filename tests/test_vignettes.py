@@ -28,10 +28,25 @@ from netnav.vocabulary import members
 
 VIGNETTE_DIR = Path(__file__).parent / "data" / "vignettes"
 VIGNETTE_FILES = sorted(VIGNETTE_DIR.glob("*.json"))
-# Pathways this release covers: small intestine and pancreas, the sites routed with them
-# (OT-01: unknown primary, ovary, other, oesophagus) and neuroendocrine carcinoma anywhere.
+# Pathways covered: every primary site of the case format (clinical-coverage issue).
+# Every primary site of the case format now has its rules (clinical-coverage issue).
 COVERED_SITES = frozenset(
-    {"small_intestine", "pancreas", "unknown_primary", "ovary", "other", "esophagus"}
+    {
+        "stomach",
+        "duodenum",
+        "ampulla",
+        "small_intestine",
+        "appendix",
+        "colon",
+        "rectum",
+        "pancreas",
+        "lung",
+        "thymus",
+        "esophagus",
+        "ovary",
+        "other",
+        "unknown_primary",
+    }
 )
 COVERAGE_REASON = "site covered by the clinical-coverage issue"
 

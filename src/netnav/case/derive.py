@@ -179,6 +179,8 @@ def _category(case: Case, histotype: Fact[str | None]) -> Fact[str]:
             "goblet_cell_adenocarcinoma", "goblet-cell adenocarcinoma: not a NET (brief §1.1)"
         )
     if t.primary_site in _THORACIC:
+        if t.differentiation == "poor":
+            return Fact("nec", "poorly differentiated: thoracic neuroendocrine carcinoma")
         if histotype.value in ("large_cell_nec", "small_cell_nec") or (
             histotype.value is None
             and t.mitoses_per_2mm2 is not None

@@ -214,6 +214,10 @@ class _Planner:
         self._status[option] = verdict
         return verdict
 
+    def _is_procedure(self, option: str) -> bool:
+        therapy = self.kb.therapies.get(option)
+        return therapy is not None and therapy.classes[0] in ("surgery", "endoscopy")
+
     def _name(self, option: str) -> str:
         therapy = self.kb.therapies.get(option)
         return therapy.name if therapy is not None else option
@@ -396,6 +400,10 @@ class _Planner:
                     "(add stop reason or response to reconsider it)"
                 )
                 self.note_missing((MissingFact("treatments", None),), self._name(opt_id), "offers")
+            if why_failed is None and opt_id in h.given and self._is_procedure(opt_id):
+                # An operation or endoscopic removal already done is not proposed again
+                # unless a rule says a repeat is reasonable (re-resection after R1).
+                why_failed = f"{self._name(opt_id)} has already been performed"
             if why_failed is not None and not item.allow_after_failure:
                 self.held_back.setdefault(opt_id, []).append(why_failed)
                 continue

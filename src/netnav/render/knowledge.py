@@ -50,8 +50,9 @@ def render_entry(found: dict[str, Any], kb: Knowledge) -> str:
         out += ["When:", *_criterion(entry["when"], 1, kb)]
         for rec in entry.get("recommend", []):
             name = kb.therapies[rec["option"]].name
-            out.append(f"Recommend {name} [{rec['option']}] — {rec['tier']}, priority "
-                       f"{rec['priority']}")
+            out.append(
+                f"Recommend {name} [{rec['option']}] — {rec['tier']}, priority {rec['priority']}"
+            )
             if "when" in rec:
                 out += ["    only when:", *_criterion(rec["when"], 3, kb)]
             out.append(_wrap(f"because: {rec['because']}", "    "))
@@ -70,8 +71,10 @@ def render_entry(found: dict[str, Any], kb: Knowledge) -> str:
         if found.get("file"):
             out.append(f"File: {found['file']}")
     elif kind == "check":
-        out.append(f"Check {entry['id']} (brief {entry['brief_rule']}), effect {entry['effect']}"
-                   f" ({entry.get('kind', 'safety')})")
+        out.append(
+            f"Check {entry['id']} (brief {entry['brief_rule']}), effect {entry['effect']}"
+            f" ({entry.get('kind', 'safety')})"
+        )
         out.append(_wrap(f"for: {', '.join(entry['options'])}", ""))
         if "applies_when" in entry:
             out += ["Applies when:", *_criterion(entry["applies_when"], 1, kb)]

@@ -123,8 +123,10 @@ def _headline(plan: dict[str, Any]) -> str:
 def render_markdown(plan: dict[str, Any]) -> str:
     """The same summary as Markdown (for notes and tumour-board documents)."""
     out: list[str] = [f"# netnav plan: case {plan.get('case_id') or '(no id)'}", ""]
-    out.append(f"Knowledge version {plan['knowledge_version']}"
-               f" (reviewed {plan.get('knowledge_reviewed', 'unknown')}).")
+    out.append(
+        f"Knowledge version {plan['knowledge_version']}"
+        f" (reviewed {plan.get('knowledge_reviewed', 'unknown')})."
+    )
     out += ["", "**" + " ".join(_headline(plan).split()) + "**", ""]
     out.append("## Derived facts")
     out.append("")
