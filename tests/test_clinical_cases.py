@@ -122,3 +122,21 @@ def test_pregnancy_is_not_asked_about_at_71() -> None:
     assert "patient.pregnant_or_breastfeeding" not in [
         m["field"] for m in plan["missing_information"]
     ]
+
+
+def test_an_operation_already_done_is_not_proposed_again() -> None:
+    """A completed right hemicolectomy for a 27 mm appendiceal NET is not re-offered."""
+    doc = json.loads(
+        (Path(__file__).parent / "data" / "vignettes" / "V40-appendix-large-base.json").read_text()
+    )["case"]
+    doc["treatments"] = [
+        *doc.get("treatments", []),
+        {
+            "therapy": "surgical_resection",
+            "start": "2026-01",
+            "end": "2026-01",
+            "stop_reason": "completed",
+        },
+    ]
+    plan = recommend(case_from_mapping(doc))
+    assert "surgical_resection" not in offered(plan)

@@ -270,7 +270,7 @@ def advanced_tumor(draw: st.DrawFn) -> dict[str, Any]:
         doc.pop("nec_subtype", None)
     if draw(st.integers(0, 4)):
         mets = draw(_subset(("liver", "bone", "distant_lymph_nodes", "peritoneum", "lung"), 3))
-        doc["metastases"] = sorted({"liver", *mets}) if not mets else mets
+        doc["metastases"] = mets or ["liver"]
     else:
         doc["resectability"] = "unresectable"
     return doc

@@ -41,6 +41,7 @@ def _weakest(kb: Knowledge, ids: list[str]) -> str:
 
 def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
     """The ``netnav-plan/1`` document for a planner result (deterministic key order)."""
+    rule_status = {r.spec.id: r.spec.status for r in kb.rules}
     options = []
     disagreements: list[dict[str, str]] = []
     for rank, o in enumerate(result.options, start=1):
@@ -58,6 +59,11 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
                 "basis": {
                     "rules": list(o.rules),
                     "weakest_evidence_status": _weakest(kb, o.evidence),
+                    # The rule's own tag in the brief: V2 or UNVERIFIED means the rule
+                    # itself still needs primary-source or expert confirmation.
+                    "weakest_rule_status": max(
+                        (rule_status[r] for r in o.rules), key=lambda st: st.rank
+                    ).value,
                 },
             }
         )

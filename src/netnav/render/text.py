@@ -53,6 +53,14 @@ def render_text(plan: dict[str, Any]) -> str:
             out.append(_wrap(f"why: {r}", "       "))
         ev = "; ".join(f"{e['id']} ({e['status']})" for e in o["evidence"])
         out.append(_wrap(f"evidence: {ev}", "       "))
+        rule_status = o.get("basis", {}).get("weakest_rule_status")
+        if rule_status in ("V2", "UNVERIFIED"):
+            shown = (
+                "checked only against a secondary source"
+                if rule_status == "V2"
+                else ("not verified against a primary source")
+            )
+            out.append(_wrap(f"basis: the rule is {shown} ({rule_status})", "       "))
         for c in o["cautions"]:
             out.append(_wrap(f"caution: {c}", "       "))
     if plan["avoid"]:
