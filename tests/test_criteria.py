@@ -580,6 +580,20 @@ ROWS: list[Row] = [
         "undetermined",
         ("tumor.lung_histotype",),
     ),
+    Row(
+        "given_therapy",
+        {"options": ["surgical_resection"]},
+        {"treatments": [{"therapy": "surgical_resection", "stop_reason": "completed"}]},
+        "pass",
+        says=("already given",),
+    ),
+    Row(
+        "given_therapy",
+        {"options": ["surgical_resection"]},
+        {"treatments": [{"therapy": "appendectomy", "stop_reason": "completed"}]},
+        "fail",
+        says=("not given",),
+    ),
     # --- tumour: site, category, grade -------------------------------------------------------------
     Row(
         "primary_site_in",

@@ -338,7 +338,11 @@ class _Planner:
             options=options,
             avoid=sorted(self.avoid.values(), key=lambda a: a.id),
             # Facts that change which options are offered come before safety-check facts.
-            missing=sorted(self.missing.values(), key=lambda m: not m.changes_options),
+            # Facts that decide most (rules or options) first; stable, so ties keep rule order.
+            missing=sorted(
+                self.missing.values(),
+                key=lambda m: (not m.changes_options, -(len(m.decides) + len(m.offers))),
+            ),
             tests=tests,
             surveillance_id=schedule,
             at_progression=at_progression,

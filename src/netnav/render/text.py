@@ -119,10 +119,12 @@ def _headline(plan: dict[str, Any]) -> str:
         if equal:
             line += "; of equal or near standing: " + "; ".join(equal)
         return _wrap(line, "")
+    settle = ", ".join(plan.get("tests", [])[:4])
+    then = f" Tests that would settle it: {settle}." if settle else ""
     if options:
         return _wrap(
             f"No option is preferred on the facts given; the best available is "
-            f"{options[0]['name']} ({options[0]['tier']}). See missing information.",
+            f"{options[0]['name']} ({options[0]['tier']}). See missing information.{then}",
             "",
         )
     return "No option can be recommended on the facts given: see missing information."

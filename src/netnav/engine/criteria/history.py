@@ -132,3 +132,13 @@ def on_therapy_now(ctx: CaseContext, p: Options) -> Verdict:
     return failed(
         "not currently on " + ", ".join(x.replace("_", " ") for x in p.options), "treatments"
     )
+
+
+@criterion("given_therapy", Options)
+def given_therapy(ctx: CaseContext, p: Options) -> Verdict:
+    """One of these options has been given at any time (e.g. a completed hemicolectomy)."""
+    h = ctx.derived.history
+    hit = sorted(h.given & set(p.options))
+    if hit:
+        return passed(f"already given: {', '.join(x.replace('_', ' ') for x in hit)}", "treatments")
+    return failed("not given: " + ", ".join(x.replace("_", " ") for x in p.options), "treatments")
