@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# Byte-compile the package: with PYTHONDONTWRITEBYTECODE set, Python would otherwise
+	@# recompile every module of an editable install on each command (slower start-up).
+	$(BIN)/python -m compileall -q src >/dev/null
 	@touch $(STAMP)
 
 run: $(STAMP)
