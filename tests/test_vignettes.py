@@ -18,36 +18,20 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from netnav.api import recommend
 from netnav.case import case_from_mapping
+from netnav.case.model import PrimarySite
 from netnav.vocabulary import members
 
 VIGNETTE_DIR = Path(__file__).parent / "data" / "vignettes"
 VIGNETTE_FILES = sorted(VIGNETTE_DIR.glob("*.json"))
 # Pathways covered: every primary site of the case format (clinical-coverage issue).
 # Every primary site of the case format now has its rules (clinical-coverage issue).
-COVERED_SITES = frozenset(
-    {
-        "stomach",
-        "duodenum",
-        "ampulla",
-        "small_intestine",
-        "appendix",
-        "colon",
-        "rectum",
-        "pancreas",
-        "lung",
-        "thymus",
-        "esophagus",
-        "ovary",
-        "other",
-        "unknown_primary",
-    }
-)
+COVERED_SITES = frozenset(get_args(PrimarySite))
 COVERAGE_REASON = "site covered by the clinical-coverage issue"
 
 # Covered vignettes that fail because of a genuine gap in src. Strict: when the engine is fixed
