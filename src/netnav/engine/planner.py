@@ -129,7 +129,6 @@ class PlanResult:
     at_progression: list[str]
     warnings: list[str]
     rule_results: list[RuleResult]
-    check_results: dict[str, list[CheckResult]]
     held_back: dict[str, list[str]]
     """Options a rule proposed that are not offered, with why (history, missing facts)."""
     checks_for: Callable[[str], list[CheckResult]]
@@ -348,7 +347,6 @@ class _Planner:
             at_progression=at_progression,
             warnings=warnings,
             rule_results=rule_results,
-            check_results=self._checks,
             held_back=self.held_back,
             checks_for=self.checks_for,
         )

@@ -69,17 +69,6 @@ def coverage(kb: Knowledge, data_dir: Path = DATA_DIR) -> list[RuleCoverage]:
         note("definition", name, d.brief_rule)
     for s in kb.surveillance.values():
         note("surveillance", s.id, s.brief_rule)
-    for e in kb.evidence.values():
-        for rid in e.brief_rules:
-            named.setdefault(rid, []).append(f"evidence:{e.id}")
-    return [
-        RuleCoverage(rule, tuple(_implementing_first(named.get(rule.id, []))))
-        for rule in brief_rules(data_dir)
-    ]
-
-
-def _implementing_first(entries: list[str]) -> list[str]:
-    # Evidence that merely cites a rule does not implement it: list it last, and coverage
-    # counts a rule as covered only through a rule, check, definition or schedule.
-    own = [e for e in entries if not e.startswith("evidence:")]
-    return own
+    # Evidence that merely cites a rule does not implement it, so only rules, checks,
+    # definitions and schedules count.
+    return [RuleCoverage(rule, tuple(named.get(rule.id, []))) for rule in brief_rules(data_dir)]

@@ -62,24 +62,27 @@ def progressed_on_class(ctx: CaseContext, p: Classes) -> Verdict:
     return failed(f"no progression recorded on {_listed(p.classes)}", "treatments")
 
 
+def _membership(held: frozenset[str], wanted: list[str], yes: str, no: str) -> Verdict:
+    """Pass naming what of ``wanted`` is in ``held`` (``yes`` prefix), else fail with ``no``
+    (a format string taking the listed ``wanted``). Shared by the history criteria below."""
+    hit = sorted(held & set(wanted))
+    if hit:
+        return passed(f"{yes} {_listed(hit)}", "treatments")
+    return failed(no.format(_listed(wanted)), "treatments")
+
+
 @criterion("given_class", Classes)
 def given_class(ctx: CaseContext, p: Classes) -> Verdict:
     """A therapy of one of these classes has been given (at any time)."""
     h = ctx.derived.history
-    hit = sorted(h.given_classes & set(p.classes))
-    if hit:
-        return passed(f"already given: {_listed(hit)}", "treatments")
-    return failed(f"no {_listed(p.classes)} given so far", "treatments")
+    return _membership(h.given_classes, p.classes, "already given:", "no {} given so far")
 
 
 @criterion("on_class_now", Classes)
 def on_class_now(ctx: CaseContext, p: Classes) -> Verdict:
     """A therapy of one of these classes is being given now (ongoing)."""
     h = ctx.derived.history
-    hit = sorted(h.ongoing_classes & set(p.classes))
-    if hit:
-        return passed(f"currently on {_listed(hit)}", "treatments")
-    return failed(f"not currently on {_listed(p.classes)}", "treatments")
+    return _membership(h.ongoing_classes, p.classes, "currently on", "not currently on {}")
 
 
 class Benefit(Params):
@@ -126,19 +129,11 @@ class Options(Params):
 def on_therapy_now(ctx: CaseContext, p: Options) -> Verdict:
     """One of these options is being given now (``ongoing``), e.g. a long-acting SSA."""
     h = ctx.derived.history
-    hit = sorted(h.ongoing & set(p.options))
-    if hit:
-        return passed(f"currently on {', '.join(x.replace('_', ' ') for x in hit)}", "treatments")
-    return failed(
-        "not currently on " + ", ".join(x.replace("_", " ") for x in p.options), "treatments"
-    )
+    return _membership(h.ongoing, p.options, "currently on", "not currently on {}")
 
 
 @criterion("given_therapy", Options)
 def given_therapy(ctx: CaseContext, p: Options) -> Verdict:
     """One of these options has been given at any time (e.g. a completed hemicolectomy)."""
     h = ctx.derived.history
-    hit = sorted(h.given & set(p.options))
-    if hit:
-        return passed(f"already given: {', '.join(x.replace('_', ' ') for x in hit)}", "treatments")
-    return failed("not given: " + ", ".join(x.replace("_", " ") for x in p.options), "treatments")
+    return _membership(h.given, p.options, "already given:", "not given: {}")
