@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/EX27-small-intestine-multifocal-g1.json
+GUIDE_DIR := out
 
 .PHONY: setup run test lint typecheck check bench vignettes golden clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-system-deps
+	./scripts/install-system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/netnav recommend $(EXAMPLE)
+	$(BIN)/netnav guide $(EXAMPLE) --out $(GUIDE_DIR) --settings examples/settings.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -46,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,mean,min,max,rounds -p no:cacheprovider -o addopts=""
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .benchmarks

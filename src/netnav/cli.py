@@ -179,10 +179,106 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="case or plan")]) -> 
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+class GuideFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+    both = "both"
+
+
+class GuideAudience(StrEnum):
+    patient = "patient"
+    clinician = "clinician"
+
+
+def _guide_date(value: str | None) -> str:
+    """The date printed on a guide: ``--date`` as given (checked), else today."""
+    import datetime as dt
+
+    if value is None:
+        return dt.date.today().isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _fail(f"--date: {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+@app.command()
+def guide(
+    case: CaseArg,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder to write the guide into (created if needed)"),
+    ],
+    fmt: Annotated[
+        GuideFormat, typer.Option("--format", "-f", help="html, pdf or both")
+    ] = GuideFormat.both,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Language of the patient guide (en). Default: the case's preferred "
+            "language when available, else en.",
+        ),
+    ] = None,
+    audience: Annotated[
+        GuideAudience,
+        typer.Option(
+            "--audience",
+            help="patient (plain-language guide) or clinician (one-page tumour-board summary)",
+        ),
+    ] = GuideAudience.patient,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Clinic settings (TOML: [clinic] name, phone, web, email, address, "
+            "prepared_by). Default: $NETNAV_SETTINGS or ~/.config/netnav/settings.toml.",
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="Date printed on the guide, YYYY-MM-DD (default: today)"),
+    ] = None,
+) -> None:
+    """Write the patient's plain-language guide (or the clinician one-pager) as HTML and PDF."""
+    from netnav.guide.settings import default_settings_path, load_settings
+    from netnav.guide.texts import available_languages
+    from netnav.guide.write import write_guide
+
+    prepared_on = _guide_date(date)
+    settings = load_settings(settings_file or default_settings_path())
+    loaded = _load_case(case)
+    if language is None:
+        wanted = loaded.preferences.language if loaded.preferences else None
+        language = "en"
+        if wanted is not None and wanted in available_languages():
+            language = wanted
+        elif wanted is not None:
+            typer.echo(
+                f"netnav: the case prefers language {wanted!r}, which is not available yet; "
+                "writing the guide in English",
+                err=True,
+            )
+    written = write_guide(
+        loaded,
+        out,
+        audience=audience.value,  # type: ignore[arg-type]
+        output=fmt.value,  # type: ignore[arg-type]
+        language=language,
+        settings=settings,
+        prepared_on=prepared_on,
+    )
+    what = "patient guide" if audience is GuideAudience.patient else "clinician one-pager"
+    for path in written:
+        typer.echo(f"wrote {what}: {path}")
+
+
 @knowledge_app.command("check")
 def knowledge_check() -> None:
     """Load and cross-check the knowledge base; report counts or the first problem."""
     from netnav.knowledge.load import load_knowledge
+
+    from netnav.guide.texts import available_languages, load_texts
 
     kb = load_knowledge()
     typer.echo(
@@ -190,6 +286,12 @@ def knowledge_check() -> None:
         f"evidence entries, {len(kb.rules)} rules, {len(kb.checks)} checks, "
         f"{len(kb.definitions)} definitions, {len(kb.surveillance)} schedules"
     )
+    for language in available_languages():
+        texts = load_texts(language, kb)
+        typer.echo(
+            f"patient texts {language}: ok — {len(texts.options)} options, "
+            f"{len(texts.rules)} rules, {len(texts.guide.glossary)} glossary terms"
+        )
 
 
 @knowledge_app.command("coverage")

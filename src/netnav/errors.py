@@ -18,8 +18,10 @@ from dataclasses import dataclass
 __all__ = [
     "CaseError",
     "CaseProblem",
+    "GuideError",
     "KnowledgeError",
     "NetnavError",
+    "SettingsError",
     "UnknownOptionError",
 ]
 
@@ -87,3 +89,17 @@ class UnknownOptionError(NetnavError):
         super().__init__(
             f"unknown option id {option!r}{hint}; see `netnav knowledge list therapies`"
         )
+
+
+class SettingsError(NetnavError):
+    """The clinic settings file is malformed: names the file, the key and the reason."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        self.file = file
+        self.key = key
+        self.reason = reason
+        super().__init__(f"settings {file}: {key}: {reason}")
+
+
+class GuideError(NetnavError):
+    """A guide cannot be written as asked (unknown language or format, output not writable)."""

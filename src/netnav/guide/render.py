@@ -1,0 +1,89 @@
+"""Lay a guide out as a self-contained HTML page, and print that page to PDF.
+
+The HTML has no external request: the stylesheet is inline and the timeline is inline SVG.
+Jinja2 escapes every value (case text, settings) — only the SVG netnav drew is inserted as
+markup. The PDF is WeasyPrint's rendering of the same page with the print stylesheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from netnav import __version__
+from netnav.guide.content import PatientGuide
+from netnav.guide.settings import ClinicSettings
+
+__all__ = ["clinician_html", "html_to_pdf", "patient_html"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _css() -> str:
+    return (TEMPLATES / "guide.css").read_text(encoding="utf-8")
+
+
+def _accessible_svg(svg: str, alt: str) -> Markup:
+    # A screen reader announces the picture by its <title>; role="img" keeps it one object.
+    head, rest = svg.split(">", 1)
+    return Markup(f'{head} role="img" aria-labelledby="timeline-title"><title id="timeline-title">{escape(alt)}</title>{rest}')
+
+
+def patient_html(guide: PatientGuide) -> str:
+    """The patient guide as one HTML document (str)."""
+    timeline = next((s.timeline for s in guide.sections if s.timeline is not None), None)
+    svg = _accessible_svg(timeline.svg, timeline.alt) if timeline is not None else Markup("")
+    return str(
+        _environment()
+        .get_template("patient.html.j2")
+        .render(guide=guide, labels=guide.labels, css=Markup(_css()), timeline_svg=svg)
+    )
+
+
+def clinician_html(
+    plan: Mapping[str, Any], clinic: ClinicSettings, prepared_on: str, as_of: str | None
+) -> str:
+    """The tumour-board one-pager for ``plan`` (a ``netnav-plan/1`` document)."""
+    return str(
+        _environment()
+        .get_template("clinician.html.j2")
+        .render(
+            plan=plan,
+            clinic=clinic,
+            prepared_on=prepared_on,
+            as_of=as_of,
+            netnav_version=__version__,
+        )
+    )
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print ``html`` to PDF with WeasyPrint (print stylesheet, A4).
+
+    Deterministic for the same HTML: no creation date is written unless the page's
+    ``dcterms.created`` meta gives one, and the file identifier derives from the content.
+    """
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=None).render()
+    pdf: bytes = document.write_pdf()
+    return pdf

@@ -1,0 +1,148 @@
+"""Load and cross-check the patient-language texts of one language.
+
+:func:`load_texts` reads ``knowledge/data/patient/<language>/{options,rules,guide}.yaml``,
+validates them against :mod:`netnav.guide.texts_schema` and checks them against the
+knowledge base: one text for every option id and every decision rule, conditions that name
+known guide facts and option ids, and placeholders the guide can fill. The first problem
+raises :class:`netnav.errors.KnowledgeError` naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from netnav.errors import KnowledgeError
+from netnav.guide.facts import FACT_NAMES, PLACEHOLDERS
+from netnav.guide.texts_schema import GuideTexts, Passage, PatientOption, PatientRule
+from netnav.knowledge.load import DATA_DIR, Knowledge, _load_yaml
+from netnav.vocabulary import OPTION_IDS
+
+__all__ = ["PATIENT_DIR", "PatientTexts", "available_languages", "load_texts", "patient_texts"]
+
+PATIENT_DIR = DATA_DIR / "patient"
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_OPTION_FACTS = frozenset({"options", "first_choice", "avoid", "next_steps", "ongoing"})
+
+
+@dataclass(frozen=True)
+class PatientTexts:
+    """Every patient-language text of one language, validated."""
+
+    language: str
+    options: Mapping[str, PatientOption]
+    rules: Mapping[str, PatientRule]
+    guide: GuideTexts
+
+
+def available_languages() -> tuple[str, ...]:
+    """Languages with a complete folder of patient texts (``("en",)`` today)."""
+    return tuple(sorted(p.name for p in PATIENT_DIR.iterdir() if (p / "guide.yaml").exists()))
+
+
+def _models(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
+    doc = _load_yaml(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+        raise KnowledgeError(path.name, "-", f"expected a top-level list under {key!r}")
+    out = []
+    for i, raw in enumerate(doc[key]):
+        try:
+            out.append(model.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            name = raw.get("id", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
+            raise KnowledgeError(path.name, str(name), f"{where}: {first['msg']}") from None
+    return out
+
+
+def _by_id(items: Iterable[Any], file: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if item.id in out:
+            raise KnowledgeError(file, item.id, "id appears twice")
+        out[item.id] = item
+    return out
+
+
+def _check_placeholders(text: str, file: str, entry: str) -> None:
+    for name in _PLACEHOLDER.findall(text):
+        if name not in PLACEHOLDERS:
+            raise KnowledgeError(
+                file, entry, f"unknown placeholder {{{name}}}; allowed: {sorted(PLACEHOLDERS)}"
+            )
+
+
+def _check_condition(cond: Mapping[str, Any], file: str, entry: str) -> None:
+    for name, allowed in cond.items():
+        if name not in FACT_NAMES:
+            raise KnowledgeError(file, entry, f"unknown guide fact {name!r}; allowed: {sorted(FACT_NAMES)}")
+        values = allowed if isinstance(allowed, list) else [allowed]
+        if name in _OPTION_FACTS:
+            for v in values:
+                if v not in OPTION_IDS and v != "none":
+                    raise KnowledgeError(file, entry, f"{name}: {v!r} is not an option id")
+
+
+def _check_passages(passages: Iterable[Passage], file: str, section: str) -> None:
+    seen: set[str] = set()
+    for p in passages:
+        entry = f"{section}/{p.id}"
+        if p.id in seen:
+            raise KnowledgeError(file, entry, "id appears twice in the section")
+        seen.add(p.id)
+        _check_placeholders(p.text, file, entry)
+        _check_condition(p.when, file, entry)
+        _check_condition(p.unless, file, entry)
+
+
+def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> PatientTexts:
+    """The patient texts of ``language``, checked against ``kb``.
+
+    Raises :class:`KnowledgeError` for a missing language folder, a file that does not
+    match the schema, or a text that does not fit the knowledge base.
+    """
+    folder = root / language
+    if not (folder / "guide.yaml").exists():
+        raise KnowledgeError(f"patient/{language}", "-", "no patient texts for this language")
+    options = _by_id(_models(folder / "options.yaml", "options", PatientOption), "options.yaml")
+    rules = _by_id(_models(folder / "rules.yaml", "rules", PatientRule), "rules.yaml")
+    for oid in OPTION_IDS:
+        if oid not in options:
+            raise KnowledgeError("options.yaml", oid, "no patient text for this option")
+    for oid in options:
+        if oid not in OPTION_IDS:
+            raise KnowledgeError("options.yaml", oid, "not an option id of options.md")
+    rule_ids = {r.spec.id for r in kb.rules}
+    for rid in sorted(rule_ids - set(rules)):
+        raise KnowledgeError("rules.yaml", rid, "no patient text for this decision rule")
+    for rid in sorted(set(rules) - rule_ids):
+        raise KnowledgeError("rules.yaml", rid, "not a decision rule of the knowledge base")
+    doc = _load_yaml(folder / "guide.yaml")
+    try:
+        guide = GuideTexts.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise KnowledgeError("guide.yaml", where, first["msg"]) from None
+    for section in ("tumour", "waiting", "next_steps", "questions", "trials", "specialist", "missing"):
+        _check_passages(getattr(guide, section), "guide.yaml", section)
+    for key, text in guide.intros.items():
+        _check_placeholders(text, "guide.yaml", f"intros/{key}")
+    return PatientTexts(language, options, rules, guide)
+
+
+_LOADED: dict[tuple[str, str], PatientTexts] = {}
+
+
+def patient_texts(language: str, kb: Knowledge) -> PatientTexts:
+    """:func:`load_texts` for the packaged texts, read once per language and knowledge version."""
+    key = (language, kb.version)
+    if key not in _LOADED:
+        _LOADED[key] = load_texts(language, kb)
+    return _LOADED[key]

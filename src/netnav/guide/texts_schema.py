@@ -1,0 +1,133 @@
+"""Schema of the patient-language texts of the knowledge base (``knowledge/data/patient/<lang>``).
+
+Everything a patient reads in a guide is data here, one folder per language, reviewable by
+a clinician who reads no Python:
+
+- ``options.yaml``: for every option id of options.md, what it is, how it is given and how
+  often, what it aims to do, common side effects, what to report, why it may not suit
+  someone (used when the plan lists it under ``avoid``) and the events it puts on the
+  timeline picture.
+- ``rules.yaml``: for every decision rule of ``rules_*.yaml``, the situation it covers, in
+  words addressed to the patient ("Your tumour ..."): the guide's "why this may suit you".
+- ``guide.yaml``: the guide's fixed wording (section titles and introductions, disclaimer),
+  the explanations of the patient's tumour, the tailored questions, the glossary and the
+  texts on trials, specialist care and watchful waiting. Each conditional text carries a
+  ``when`` over the guide facts (see :mod:`netnav.guide.facts`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "GlossaryTerm",
+    "GuideTexts",
+    "Passage",
+    "PatientOption",
+    "PatientRule",
+    "TimelineEvent",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Lane = Literal["treatment", "scan", "visit", "test"]
+
+
+class TimelineEvent(_Strict):
+    """One row of marks on the timeline picture (weeks from the start of the plan).
+
+    ``every_weeks`` None: a single event (or one bar of ``duration_weeks``). ``count`` None:
+    repeats to the end of the picture (two years). A course of daily treatment (radiotherapy)
+    is one event with ``duration_weeks``.
+    """
+
+    label: str = Field(min_length=1, max_length=40)
+    lane: Lane
+    start_week: float = Field(default=0, ge=0, le=104)
+    every_weeks: float | None = Field(default=None, gt=0, le=104)
+    count: int | None = Field(default=None, ge=1, le=200)
+    duration_weeks: float = Field(default=0, ge=0, le=104)
+
+
+class PatientOption(_Strict):
+    """Patient-language description of one option id."""
+
+    id: str
+    name: str
+    """Plain name shown as the heading (drug names kept, jargon explained)."""
+    what_it_is: str
+    how_given: str
+    """How it is given and how often, in plain words."""
+    aims: str
+    """What it aims to do (cure, control growth, relieve symptoms), in plain words."""
+    side_effects: list[str] = Field(default_factory=list)
+    report: list[str] = Field(default_factory=list)
+    """What to tell the care team about promptly."""
+    why_not: str
+    """Gentle, general reason this option may not suit someone (shown under "why not")."""
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+
+
+class PatientRule(_Strict):
+    """The situation a decision rule covers, addressed to the patient."""
+
+    id: str
+    why: str
+
+
+When = dict[str, Any]
+"""Guide facts -> allowed values, all of which must match (see netnav.guide.facts)."""
+
+
+class Passage(_Strict):
+    """A text shown when its ``when`` (and not its ``unless``) matches the guide facts.
+
+    ``{placeholders}`` are filled from the guide facts' display values (``{ki67}``,
+    ``{size}``, ``{site}`` ...); the loader refuses an unknown placeholder.
+    """
+
+    id: str
+    text: str
+    when: When = Field(default_factory=dict)
+    unless: When = Field(default_factory=dict)
+
+
+class GlossaryTerm(_Strict):
+    """A medical term and its plain meaning; explained where it is first used."""
+
+    term: str
+    meaning: str
+    match: list[str] = Field(default_factory=list)
+    """Other spellings that count as a use of the term (case-insensitive)."""
+
+
+class GuideTexts(_Strict):
+    """The fixed and conditional wording of ``guide.yaml``."""
+
+    language: str
+    titles: dict[str, str]
+    """Section id -> heading."""
+    intros: dict[str, str] = Field(default_factory=dict)
+    """Section id -> first paragraph (may use placeholders)."""
+    disclaimer: str
+    tumour: list[Passage]
+    waiting: list[Passage]
+    next_steps: list[Passage]
+    questions: list[Passage]
+    trials: list[Passage]
+    specialist: list[Passage]
+    missing: list[Passage] = Field(default_factory=list)
+    avoid_declined: str
+    avoid_stopped: str
+    avoid_tried: str
+    glossary: list[GlossaryTerm] = Field(default_factory=list)
+    names: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Plain names of vocabulary values by kind: ``site``, ``grade``, ``metastasis``,
+    ``syndrome``, ``tier``, ``test``, ``lane``."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Small fixed words (``"side_effects": "Common side effects"`` ...)."""

@@ -1,0 +1,162 @@
+"""The plan's timeline picture: what happens when over the next two years.
+
+:func:`plan_timeline` takes the events of the first options of the plan (a referral or
+genetic counselling first, then the first treatment or strategy) from the patient texts and
+draws them with matplotlib as an SVG string, with a text alternative row by row. The SVG is
+deterministic (fixed hash salt, no date) and keeps its words as text (searchable, readable
+by screen readers, selectable in the PDF).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from netnav.guide.texts import PatientTexts
+from netnav.guide.texts_schema import TimelineEvent
+
+__all__ = ["HORIZON_WEEKS", "Timeline", "plan_timeline", "timeline_svg"]
+
+HORIZON_WEEKS = 104
+"""Two years: the span the issue asks the picture to cover."""
+
+_PREPARATORY = ("specialist_referral", "genetic_counseling")
+"""Options that come before a treatment starts; the picture shows the next option after them."""
+
+_LANE_COLOURS = {
+    # Dark tones: every mark keeps a contrast ratio above 4.5:1 on white (WCAG AA).
+    "treatment": "#1d4f91",
+    "scan": "#9a4a00",
+    "visit": "#2e6b30",
+    "test": "#6a1b9a",
+}
+_WEEKS_PER_MONTH = 52 / 12
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    label: str
+    lane: str
+    weeks: tuple[float, ...]
+    """Start week of each mark."""
+    duration_weeks: float
+    description: str
+    """The row in words (text alternative)."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Rows of the picture, its text alternative and (once drawn) the SVG markup."""
+
+    rows: tuple[TimelineRow, ...]
+    alt: str
+    svg: str
+
+
+def _weeks(event: TimelineEvent, offset: float) -> tuple[float, ...]:
+    start = event.start_week + offset
+    if event.every_weeks is None:
+        return (start,) if start <= HORIZON_WEEKS else ()
+    n = event.count if event.count is not None else math.inf
+    out: list[float] = []
+    week = start
+    while week <= HORIZON_WEEKS and len(out) < n:
+        out.append(round(week, 2))
+        week += event.every_weeks
+    return tuple(out)
+
+
+def _describe(event: TimelineEvent, offset: float, labels: Mapping[str, str]) -> str:
+    start = event.start_week + offset
+    parts: list[str] = []
+    if event.duration_weeks:
+        parts.append(labels["tl_for_weeks"].format(n=f"{event.duration_weeks:g}"))
+    if event.every_weeks is None:
+        parts.append(labels["tl_once"])
+    elif event.every_weeks < 8:
+        parts.append(labels["tl_every_weeks"].format(n=f"{event.every_weeks:g}"))
+    else:
+        months = round(event.every_weeks / _WEEKS_PER_MONTH)
+        parts.append(labels["tl_every_months"].format(n=months))
+    if event.count is not None and event.every_weeks is not None:
+        parts.append(labels["tl_times"].format(n=event.count))
+    if start == 0:
+        parts.append(labels["tl_from_start"])
+    elif start < 8:
+        parts.append(labels["tl_from_week"].format(n=f"{start:g}"))
+    else:
+        parts.append(labels["tl_from_month"].format(n=round(start / _WEEKS_PER_MONTH)))
+    return f"{event.label}: {', '.join(parts)}"
+
+
+def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | None:
+    """The timeline of ``plan`` (None when its first options put nothing on it)."""
+    labels = texts.guide.labels
+    rows: list[TimelineRow] = []
+    offset = 0.0
+    for option in plan["options"][:4]:
+        events = texts.options[option["id"]].timeline
+        for e in events:
+            weeks = _weeks(e, offset)
+            if weeks:
+                rows.append(
+                    TimelineRow(e.label, e.lane, weeks, e.duration_weeks, _describe(e, offset, labels))
+                )
+        if option["id"] not in _PREPARATORY:
+            break
+        if events:
+            # Treatment starts after the preparatory visit, not on the same day.
+            offset = max(offset, max(e.start_week for e in events) + 4)
+    if not rows:
+        return None
+    alt = labels["tl_alt"] + " " + "; ".join(r.description for r in rows) + "."
+    return Timeline(tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt))
+
+
+def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str, title: str) -> str:
+    """Draw ``rows`` as an SVG document string (no XML prolog; ready to inline in HTML)."""
+    import matplotlib
+
+    matplotlib.use("svg", force=False)
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(
+        {
+            "svg.hashsalt": "netnav-timeline",
+            "svg.fonttype": "none",
+            "font.family": "DejaVu Sans",
+            "font.size": 10,
+        }
+    ):
+        height = 0.9 + 0.42 * len(rows)
+        fig = Figure(figsize=(7.2, height))
+        ax = fig.add_axes((0.27, 0.9 / height * 0.75, 0.7, 1 - 1.0 / height))
+        for i, row in enumerate(rows):
+            y = len(rows) - 1 - i
+            colour = _LANE_COLOURS[row.lane]
+            months = [w / _WEEKS_PER_MONTH for w in row.weeks]
+            if row.duration_weeks:
+                ax.broken_barh(
+                    [(m, row.duration_weeks / _WEEKS_PER_MONTH) for m in months],
+                    (y - 0.25, 0.5),
+                    facecolors=colour,
+                )
+            else:
+                ax.scatter(months, [y] * len(months), marker="D", s=36, color=colour, zorder=3)
+        ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)])
+        ax.set_xlim(-0.5, HORIZON_WEEKS / _WEEKS_PER_MONTH + 0.5)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xticks(range(0, 25, 3))
+        ax.set_xlabel(axis_label)
+        ax.grid(axis="x", color="#d0d0d0", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Title": title})
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
