@@ -29,7 +29,7 @@ from netnav.guide.timeline import Timeline, plan_timeline
 
 __all__ = ["Block", "PatientGuide", "Section", "Segment", "build_patient_guide"]
 
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Block:
     paragraphs: tuple[Prose, ...] = ()
     lists: tuple[tuple[str, tuple[Prose, ...]], ...] = ()
     anchor: str | None = None
+    names_only: bool = False
+    """The lists hold option names (headings in effect): no glossary explanation in them."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,13 @@ def _next_steps_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
     return Section(
         "next_steps",
         w.title("next_steps"),
-        (Block(paragraphs=tuple(paragraphs), lists=((w.label("next_options"), names),)),),
+        (
+            Block(
+                paragraphs=tuple(paragraphs),
+                lists=((w.label("next_options"), names),),
+                names_only=True,
+            ),
+        ),
     )
 
 
@@ -249,7 +257,9 @@ def _explain_terms(sections: list[Section], glossary: Iterable[GlossaryTerm]) ->
         return replace(
             b,
             paragraphs=tuple(mark(p) for p in b.paragraphs),
-            lists=tuple((label, tuple(mark(i) for i in items)) for label, items in b.lists),
+            lists=b.lists
+            if b.names_only
+            else tuple((label, tuple(mark(i) for i in items)) for label, items in b.lists),
         )
 
     return [replace(s, blocks=tuple(mark_block(b) for b in s.blocks)) for s in sections]

@@ -18,7 +18,7 @@ from netnav import __version__
 from netnav.guide.content import PatientGuide
 from netnav.guide.settings import ClinicSettings
 
-__all__ = ["clinician_html", "html_to_pdf", "patient_html"]
+__all__ = ["FIT_SCALES", "clinician_html", "clinician_pdf", "html_to_pdf", "patient_html"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -59,10 +59,19 @@ def patient_html(guide: PatientGuide) -> str:
     )
 
 
+FIT_SCALES = (1.0, 0.9, 0.8, 0.7, 0.62)
+"""Type scales tried, largest first, until the clinician summary prints on one page."""
+
+
 def clinician_html(
-    plan: Mapping[str, Any], clinic: ClinicSettings, prepared_on: str, as_of: str | None
+    plan: Mapping[str, Any],
+    clinic: ClinicSettings,
+    prepared_on: str,
+    as_of: str | None,
+    scale: float = 1.0,
 ) -> str:
-    """The tumour-board one-pager for ``plan`` (a ``netnav-plan/1`` document)."""
+    """The tumour-board one-pager for ``plan`` (a ``netnav-plan/1`` document); ``scale``
+    multiplies the type size (7.5 pt at 1.0)."""
     return str(
         _environment()
         .get_template("clinician.html.j2")
@@ -72,8 +81,27 @@ def clinician_html(
             prepared_on=prepared_on,
             as_of=as_of,
             netnav_version=__version__,
+            scale=scale,
         )
     )
+
+
+def clinician_pdf(
+    plan: Mapping[str, Any], clinic: ClinicSettings, prepared_on: str, as_of: str | None
+) -> bytes:
+    """The one-pager as PDF, with the largest type of :data:`FIT_SCALES` that fits one A4
+    landscape page (the smallest scale when even that does not fit)."""
+    import weasyprint
+
+    document = None
+    for scale in FIT_SCALES:
+        html = clinician_html(plan, clinic, prepared_on, as_of, scale)
+        document = weasyprint.HTML(string=html, base_url=None).render()
+        if len(document.pages) == 1:
+            break
+    assert document is not None
+    pdf: bytes = document.write_pdf()
+    return pdf
 
 
 def html_to_pdf(html: str) -> bytes:

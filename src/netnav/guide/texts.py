@@ -26,7 +26,7 @@ from netnav.vocabulary import OPTION_IDS
 __all__ = ["PATIENT_DIR", "PatientTexts", "available_languages", "load_texts", "patient_texts"]
 
 PATIENT_DIR = DATA_DIR / "patient"
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 _OPTION_FACTS = frozenset({"options", "first_choice", "avoid", "next_steps", "ongoing"})
 
 

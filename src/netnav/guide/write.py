@@ -19,7 +19,7 @@ from netnav.case.model import Case
 from netnav.engine.planner import make_plan
 from netnav.errors import GuideError
 from netnav.guide.content import PatientGuide, build_patient_guide
-from netnav.guide.render import clinician_html, html_to_pdf, patient_html
+from netnav.guide.render import clinician_html, clinician_pdf, html_to_pdf, patient_html
 from netnav.guide.settings import Settings
 from netnav.guide.texts import available_languages, patient_texts
 from netnav.knowledge.load import Knowledge, default_knowledge
@@ -81,7 +81,11 @@ def render_guide(
     if output in ("html", "both"):
         files[f"{stem}.html"] = html.encode("utf-8")
     if output in ("pdf", "both"):
-        files[f"{stem}.pdf"] = html_to_pdf(html)
+        files[f"{stem}.pdf"] = (
+            html_to_pdf(html)
+            if audience == "patient"
+            else clinician_pdf(plan, clinic, prepared_on, case.as_of)
+        )
     return GuideFiles(files, guide)
 
 
