@@ -44,7 +44,13 @@ def _entries() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     opts = yaml.safe_load((PATIENT_DIR / "options.yaml").read_text(encoding="utf-8"))
     for o in opts.get("options", []):
-        body = [o["what_it_is"], o["how_given"], o["aims"], *o.get("side_effects", []), *o.get("report", [])]
+        body = [
+            o["what_it_is"],
+            o["how_given"],
+            o["aims"],
+            *o.get("side_effects", []),
+            *o.get("report", []),
+        ]
         rows.append((f"options/{o['id']}", as_prose(body)))
         rows.append((f"options/{o['id']}/why_not", as_prose([o["why_not"]])))
     path = PATIENT_DIR / "rules.yaml"

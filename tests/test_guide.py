@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from netnav.api import plan_result
 from netnav.guide.content import build_patient_guide
 from netnav.guide.facts import guide_facts, matches
 from netnav.guide.settings import ClinicSettings
 from netnav.guide.texts import patient_texts
 from netnav.guide.write import render_guide
+from netnav.plan import plan_document
 from tests.guide_support import CASE_FILES, DATE, rendered, section_prose
 from tests.helpers import case_with, kb
 from tests.readability import GRADE_LIMIT, fk_grade
-
-from netnav.api import plan_result
-from netnav.plan import plan_document
 
 PROSE_SECTIONS = (
     "about",
@@ -144,7 +143,11 @@ def test_guide_is_self_contained(path: Path) -> None:
 
 def test_tumour_section_explains_this_patients_values() -> None:
     case = case_with(
-        site="pancreas", ki67=12, size_mm=23, differentiation="well", metastases=["liver", "bone"],
+        site="pancreas",
+        ki67=12,
+        size_mm=23,
+        differentiation="well",
+        metastases=["liver", "bone"],
         functional_syndrome="none",
         sstr_imaging={"modality": "ga68_dotatate_pet", "krenning_min": 3, "krenning_max": 4},
     )
@@ -161,7 +164,7 @@ def test_tumour_section_explains_this_patients_values() -> None:
 
 def test_unknown_receptor_scan_is_said_and_asked_never_read_as_negative() -> None:
     case = case_with(site="small_intestine", ki67=2, differentiation="well", metastases=["liver"])
-    guide, plan = _guide(case)
+    guide, _ = _guide(case)
     tumour = _text(guide.section("tumour"))
     assert "receptor scan result is not recorded" in tumour
     assert "less likely to help" not in tumour
@@ -209,8 +212,12 @@ def test_watchful_waiting_section_only_when_the_plan_watches() -> None:
 
 def test_declined_option_is_explained_as_the_patients_choice() -> None:
     case = case_with(
-        site="small_intestine", ki67=5, differentiation="well", metastases=["liver"],
-        functional_syndrome="none", disease_course="progressive",
+        site="small_intestine",
+        ki67=5,
+        differentiation="well",
+        metastases=["liver"],
+        functional_syndrome="none",
+        disease_course="progressive",
         sstr_imaging={"modality": "ga68_dotatate_pet", "krenning_min": 3, "krenning_max": 4},
         preferences={"declines": ["everolimus"]},
     )
@@ -218,7 +225,9 @@ def test_declined_option_is_explained_as_the_patients_choice() -> None:
     assert "everolimus" in {a["id"] for a in plan["avoid"]}
     avoid = guide.section("avoid")
     assert avoid is not None
-    block = next(b for b in avoid.blocks if b.heading == patient_texts("en", kb()).options["everolimus"].name)
+    block = next(
+        b for b in avoid.blocks if b.heading == patient_texts("en", kb()).options["everolimus"].name
+    )
     assert "your choice" in "".join(s.text for s in block.paragraphs[0])
 
 
@@ -236,11 +245,25 @@ def test_medical_terms_are_explained_at_first_use_only() -> None:
 
 
 def test_guide_states_who_what_when() -> None:
-    case = case_with(site="small_intestine", ki67=2, differentiation="well", metastases=["liver"], id="C-7", as_of="2026-10-01")
-    clinic = ClinicSettings(name="Harbour NET Clinic", phone="+44 20 7946 0000", web="https://example.org/net", prepared_by="Dr B. Okafor")
+    case = case_with(
+        site="small_intestine",
+        ki67=2,
+        differentiation="well",
+        metastases=["liver"],
+        id="C-7",
+        as_of="2026-10-01",
+    )
+    clinic = ClinicSettings(
+        name="Harbour NET Clinic",
+        phone="+44 20 7946 0000",
+        web="https://example.org/net",
+        prepared_by="Dr B. Okafor",
+    )
     from netnav.guide.settings import Settings
 
-    r = render_guide(case, output="html", prepared_on="2026-11-02", settings=Settings(clinic=clinic))
+    r = render_guide(
+        case, output="html", prepared_on="2026-11-02", settings=Settings(clinic=clinic)
+    )
     soup = __import__("bs4").BeautifulSoup(next(iter(r.files.values())), "html.parser")
     footer = soup.footer.get_text(" ", strip=True)
     assert "Dr B. Okafor" in footer and "Harbour NET Clinic" in footer
@@ -248,7 +271,11 @@ def test_guide_states_who_what_when() -> None:
     assert f"knowledge base {kb().version}" in footer
     contact = soup.select_one("dl.contact").get_text(" ", strip=True)
     assert "+44 20 7946 0000" in contact and "https://example.org/net" in contact
-    assert soup.select_one(".disclaimer").get_text(strip=True).startswith("This guide supports your care team")
+    assert (
+        soup.select_one(".disclaimer")
+        .get_text(strip=True)
+        .startswith("This guide supports your care team")
+    )
 
 
 def test_default_settings_name_no_clinic_and_say_how_to_find_the_number() -> None:
@@ -265,14 +292,28 @@ def test_default_settings_name_no_clinic_and_say_how_to_find_the_number() -> Non
 def test_hostile_text_in_free_fields_comes_out_escaped() -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     case = case_with(
-        site="small_intestine", ki67=2, differentiation="well", metastases=["liver"], id=evil,
-        treatments=[{"therapy": "octreotide_lar", "start": "2025-01", "ongoing": True, "details": evil}],
+        site="small_intestine",
+        ki67=2,
+        differentiation="well",
+        metastases=["liver"],
+        id=evil,
+        treatments=[
+            {"therapy": "octreotide_lar", "start": "2025-01", "ongoing": True, "details": evil}
+        ],
     )
-    clinic = ClinicSettings(name='Clinic <b onmouseover="x">', prepared_by="</footer><script>x</script>")
+    clinic = ClinicSettings(
+        name='Clinic <b onmouseover="x">', prepared_by="</footer><script>x</script>"
+    )
     from netnav.guide.settings import Settings
 
     for audience in ("patient", "clinician"):
-        r = render_guide(case, audience=audience, output="html", prepared_on=DATE, settings=Settings(clinic=clinic))  # type: ignore[arg-type]
+        r = render_guide(
+            case,
+            audience=audience,
+            output="html",
+            prepared_on=DATE,
+            settings=Settings(clinic=clinic),
+        )  # type: ignore[arg-type]
         name, data = next(iter(r.files.items()))
         html = data.decode()
         assert "<script" not in html and "<img" not in html and "<b " not in html
@@ -284,7 +325,12 @@ def test_hostile_text_in_free_fields_comes_out_escaped() -> None:
 
 
 def test_condition_matching_scalar_set_and_unknown() -> None:
-    facts = {"grade": "unknown", "options": frozenset({"lanreotide"}), "ki67_known": False, "line_of_therapy": 1}
+    facts = {
+        "grade": "unknown",
+        "options": frozenset({"lanreotide"}),
+        "ki67_known": False,
+        "line_of_therapy": 1,
+    }
     assert matches({"grade": ["unknown"]}, facts)
     assert not matches({"grade": ["g1"]}, facts)
     assert matches({"options": ["lanreotide", "everolimus"]}, facts)
@@ -301,5 +347,11 @@ def test_unknown_facts_are_the_word_unknown_never_false() -> None:
     result = plan_result(case, knowledge)
     plan = plan_document(result, knowledge)
     g = guide_facts(case, result, plan, {}, "clinic")
-    for name in ("syndrome", "syndrome_controlled", "primary_removed", "disease_course", "wants_trial_information"):
+    for name in (
+        "syndrome",
+        "syndrome_controlled",
+        "primary_removed",
+        "disease_course",
+        "wants_trial_information",
+    ):
         assert g.values[name] == "unknown", name

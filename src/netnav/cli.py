@@ -262,8 +262,8 @@ def guide(
     written = write_guide(
         loaded,
         out,
-        audience=audience.value,  # type: ignore[arg-type]
-        output=fmt.value,  # type: ignore[arg-type]
+        audience=audience.value,
+        output=fmt.value,
         language=language,
         settings=settings,
         prepared_on=prepared_on,
@@ -276,9 +276,8 @@ def guide(
 @knowledge_app.command("check")
 def knowledge_check() -> None:
     """Load and cross-check the knowledge base; report counts or the first problem."""
-    from netnav.knowledge.load import load_knowledge
-
     from netnav.guide.texts import available_languages, load_texts
+    from netnav.knowledge.load import load_knowledge
 
     kb = load_knowledge()
     typer.echo(

@@ -239,7 +239,9 @@ def _explain_terms(sections: list[Section], glossary: Iterable[GlossaryTerm]) ->
                 best: tuple[int, int, GlossaryTerm] | None = None
                 for term in pending:
                     for spelling in (term.term, *term.match):
-                        m = re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", rest, re.IGNORECASE)
+                        m = re.search(
+                            rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", rest, re.IGNORECASE
+                        )
                         if m and (best is None or m.start() < best[0]):
                             best = (m.start(), m.end(), term)
                 if best is None:

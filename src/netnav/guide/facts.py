@@ -154,7 +154,9 @@ def guide_facts(
         "ki67": f"{_num(t.ki67_percent)}%" if t.ki67_percent is not None else "",
         "size": _size(t.size_mm) if t.size_mm is not None else "",
         "grade": names.get("grade", {}).get(str(d.grade.value), ""),
-        "metastases": (", ".join(mets[:-1]) + " and " + mets[-1]) if len(mets) > 1 else "".join(mets),
+        "metastases": (", ".join(mets[:-1]) + " and " + mets[-1])
+        if len(mets) > 1
+        else "".join(mets),
         "syndrome": names.get("syndrome", {}).get(str(t.functional_syndrome), ""),
         "clinic": clinic,
         "line": str(d.line_of_therapy.value),

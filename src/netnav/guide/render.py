@@ -27,7 +27,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
@@ -35,6 +35,20 @@ def _environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # Longest item of a list, in characters: short lists print in two columns.
+    env.filters["longest"] = lambda items: max(
+        (sum(len(seg.text) for seg in item) for item in items), default=0
+    )
+    env.filters["brief"] = _brief
+    return env
+
+
+def _brief(text: str, limit: int = 120) -> str:
+    """The first sentence of ``text``, cut at a word boundary to ``limit`` characters."""
+    first = text.split(". ")[0].rstrip(".")
+    if len(first) <= limit:
+        return first + "."
+    return first[:limit].rsplit(" ", 1)[0] + "…"
 
 
 @cache
@@ -45,7 +59,9 @@ def _css() -> str:
 def _accessible_svg(svg: str, alt: str) -> Markup:
     # A screen reader announces the picture by its <title>; role="img" keeps it one object.
     head, rest = svg.split(">", 1)
-    return Markup(f'{head} role="img" aria-labelledby="timeline-title"><title id="timeline-title">{escape(alt)}</title>{rest}')
+    return Markup(
+        f'{head} role="img" aria-labelledby="timeline-title"><title id="timeline-title">{escape(alt)}</title>{rest}'
+    )
 
 
 def patient_html(guide: PatientGuide) -> str:
@@ -93,6 +109,7 @@ def clinician_pdf(
     landscape page (the smallest scale when even that does not fit)."""
     import weasyprint
 
+    _quiet_svg_style_warnings()
     document = None
     for scale in FIT_SCALES:
         html = clinician_html(plan, clinic, prepared_on, as_of, scale)
@@ -112,6 +129,22 @@ def html_to_pdf(html: str) -> bytes:
     """
     import weasyprint
 
+    _quiet_svg_style_warnings()
     document = weasyprint.HTML(string=html, base_url=None).render()
     pdf: bytes = document.write_pdf()
     return pdf
+
+
+@cache
+def _quiet_svg_style_warnings() -> None:
+    """Drop WeasyPrint's warnings about SVG presentation properties (``fill``, ``stroke``)
+    in matplotlib's style attributes: WeasyPrint's CSS parser does not know them, but its
+    SVG renderer draws them. Other warnings still show."""
+    import logging
+
+    class _SvgStyle(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            return not (message.startswith("Ignored `") and "unknown property" in message)
+
+    logging.getLogger("weasyprint").addFilter(_SvgStyle())

@@ -81,7 +81,9 @@ def _check_placeholders(text: str, file: str, entry: str) -> None:
 def _check_condition(cond: Mapping[str, Any], file: str, entry: str) -> None:
     for name, allowed in cond.items():
         if name not in FACT_NAMES:
-            raise KnowledgeError(file, entry, f"unknown guide fact {name!r}; allowed: {sorted(FACT_NAMES)}")
+            raise KnowledgeError(
+                file, entry, f"unknown guide fact {name!r}; allowed: {sorted(FACT_NAMES)}"
+            )
         values = allowed if isinstance(allowed, list) else [allowed]
         if name in _OPTION_FACTS:
             for v in values:
@@ -130,7 +132,15 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise KnowledgeError("guide.yaml", where, first["msg"]) from None
-    for section in ("tumour", "waiting", "next_steps", "questions", "trials", "specialist", "missing"):
+    for section in (
+        "tumour",
+        "waiting",
+        "next_steps",
+        "questions",
+        "trials",
+        "specialist",
+        "missing",
+    ):
         _check_passages(getattr(guide, section), "guide.yaml", section)
     for key, text in guide.intros.items():
         _check_placeholders(text, "guide.yaml", f"intros/{key}")

@@ -103,7 +103,9 @@ def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | No
             weeks = _weeks(e, offset)
             if weeks:
                 rows.append(
-                    TimelineRow(e.label, e.lane, weeks, e.duration_weeks, _describe(e, offset, labels))
+                    TimelineRow(
+                        e.label, e.lane, weeks, e.duration_weeks, _describe(e, offset, labels)
+                    )
                 )
         if option["id"] not in _PREPARATORY:
             break
