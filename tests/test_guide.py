@@ -355,3 +355,39 @@ def test_unknown_facts_are_the_word_unknown_never_false() -> None:
         "wants_trial_information",
     ):
         assert g.values[name] == "unknown", name
+
+
+# --- properties over random cases ------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from tests.test_properties import Sample, planned  # noqa: E402
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(planned())
+def test_guide_says_exactly_what_the_plan_says(sample: Sample) -> None:
+    """Safety: the guide presents the plan's options in its order, never an avoided one as
+    an option, names every avoided option, and leaves no placeholder or passage unfilled."""
+    r = render_guide(sample.case, output="html", prepared_on=DATE)
+    assert r.guide is not None and r.guide.skipped == ()
+    html = next(iter(r.files.values())).decode()
+    soup = __import__("bs4").BeautifulSoup(html, "html.parser")
+    anchors = [b["id"] for b in soup.select("section#options .option")]
+    assert anchors == [f"option-{o['id']}" for o in sample.plan["options"]]
+    avoided = {a["id"] for a in sample.plan["avoid"]}
+    assert not avoided & {a.removeprefix("option-") for a in anchors}
+    texts = patient_texts("en", kb())
+    avoid_headings = [h.get_text(strip=True) for h in soup.select("section#avoid h3")]
+    assert avoid_headings == [texts.options[a["id"]].name for a in sample.plan["avoid"]]
+    assert not re.search(r"\{[a-z0-9_]+\}", soup.get_text(" "))
+    for section_id in PROSE_SECTIONS:
+        prose = section_prose(soup, section_id)
+        if prose:
+            assert fk_grade(prose) <= GRADE_LIMIT, section_id

@@ -54,6 +54,8 @@ class Timeline:
     rows: tuple[TimelineRow, ...]
     alt: str
     svg: str
+    options: tuple[str, ...] = ()
+    """Plain names of the options whose events the picture shows."""
 
 
 def _weeks(event: TimelineEvent, offset: float) -> tuple[float, ...]:
@@ -89,33 +91,50 @@ def _describe(event: TimelineEvent, offset: float, labels: Mapping[str, str]) ->
         parts.append(labels["tl_from_week"].format(n=f"{start:g}"))
     else:
         parts.append(labels["tl_from_month"].format(n=round(start / _WEEKS_PER_MONTH)))
-    return f"{event.label}: {', '.join(parts)}"
+    return ", ".join(parts)
 
 
 def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | None:
     """The timeline of ``plan`` (None when its first options put nothing on it)."""
     labels = texts.guide.labels
-    rows: list[TimelineRow] = []
+    # One row per kind of event: a scan every 3 months, then every 6, is one row.
+    merged: dict[tuple[str, str], tuple[list[float], float, list[str]]] = {}
+    shown: list[str] = []
     offset = 0.0
     for option in plan["options"][:4]:
         events = texts.options[option["id"]].timeline
         for e in events:
             weeks = _weeks(e, offset)
-            if weeks:
-                rows.append(
-                    TimelineRow(
-                        e.label, e.lane, weeks, e.duration_weeks, _describe(e, offset, labels)
-                    )
-                )
+            if not weeks:
+                continue
+            marks, _duration, words = merged.setdefault(
+                (e.label, e.lane), ([], e.duration_weeks, [])
+            )
+            marks.extend(weeks)
+            words.append(_describe(e, offset, labels))
+            if texts.options[option["id"]].name not in shown:
+                shown.append(texts.options[option["id"]].name)
         if option["id"] not in _PREPARATORY:
             break
         if events:
             # Treatment starts after the preparatory visit, not on the same day.
             offset = max(offset, max(e.start_week for e in events) + 4)
+    rows = [
+        TimelineRow(
+            label,
+            lane,
+            tuple(sorted(set(marks))),
+            duration,
+            f"{label}: " + labels["tl_then"].join(words),
+        )
+        for (label, lane), (marks, duration, words) in merged.items()
+    ]
     if not rows:
         return None
     alt = labels["tl_alt"] + " " + "; ".join(r.description for r in rows) + "."
-    return Timeline(tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt))
+    return Timeline(
+        tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt), tuple(shown)
+    )
 
 
 def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str, title: str) -> str:
