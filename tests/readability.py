@@ -3,7 +3,7 @@ later releases download data at run time).
 
 A list item without closing punctuation counts as a sentence of its own, as a reader takes
 it. Run ``python -m tests.readability`` to see the grade of every patient text entry of the
-knowledge base (options, rules, guide passages), worst first.
+knowledge base (options, rules, avoid reasons, guide passages), worst first.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ def _entries() -> list[tuple[str, str]]:
     if path.exists():
         for r in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules", []):
             rows.append((f"rules/{r['id']}", as_prose([r["why"]])))
+    path = PATIENT_DIR / "avoid.yaml"
+    if path.exists():
+        for a in yaml.safe_load(path.read_text(encoding="utf-8")).get("avoid", []):
+            rows.append((f"avoid/{a['source']}/{a['option']}", as_prose([a["text"]])))
     path = PATIENT_DIR / "guide.yaml"
     if path.exists():
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))

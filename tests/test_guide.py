@@ -59,6 +59,8 @@ def test_every_case_renders_with_every_placeholder_filled(path: Path) -> None:
     assert r.files.guide.skipped == ()
     text = r.soup.get_text(" ")
     assert not re.search(r"\{[a-z0-9_]+\}", text), "unfilled placeholder in the guide"
+    # A term the text already explains in brackets gets no second explanation.
+    assert not re.search(r"</span>\s*\(", r.html)
     assert r.soup.find("section", id="tumour") is not None
     assert r.soup.find("section", id="questions") is not None
 
@@ -97,6 +99,17 @@ def test_avoided_and_next_options_are_named(path: Path) -> None:
     if plan["avoid"]:
         headings = [h.get_text(strip=True) for h in avoid.find_all("h3")]
         assert headings == [texts.options[a["id"]].name for a in plan["avoid"]]
+        # Each avoided option is explained by what put it there (rule, check, refusal).
+        shown = " ".join(section_prose(r.soup, "avoid").split())
+        for term in texts.guide.glossary:
+            shown = shown.replace(f" ({term.meaning})", "")
+        for item in plan_result(r.case, kb()).avoid:
+            for source in item.sources:
+                if source in ("preferences", "toxicity"):
+                    continue
+                why = texts.why_not(source, item.id)
+                assert why is not None, (source, item.id)
+                assert " ".join(why.split())[:50] in shown
     else:
         assert avoid is None
     nxt = r.soup.find("section", id="next_steps")

@@ -93,6 +93,13 @@ def _edit(path: Path, change: typing.Callable[[dict[str, typing.Any]], None]) ->
             lambda d: d["options"][0].update(timeline=[{"label": "x", "lane": "party"}]),
             ["timeline"],
         ),
+        ("avoid.yaml", lambda d: d["avoid"].pop(0), ["no patient text for this avoid statement"]),
+        (
+            "avoid.yaml",
+            lambda d: d["avoid"].append({"source": "SI-03", "option": "everolimus", "text": "x"}),
+            ["SI-03/everolimus", "no rule avoid statement or avoid check"],
+        ),
+        ("avoid.yaml", lambda d: d["avoid"].append(dict(d["avoid"][0])), ["appears twice"]),
         ("rules.yaml", lambda d: d["rules"].pop(0), ["no patient text for this decision rule"]),
         (
             "rules.yaml",

@@ -66,6 +66,9 @@ class AvoidItem:
     reasons: list[str] = dc_field(default_factory=list)
     evidence: list[str] = dc_field(default_factory=list)
     rules: list[str] = dc_field(default_factory=list)
+    sources: list[str] = dc_field(default_factory=list)
+    """Ids of what put the option here: rule ids, check ids, ``preferences``, ``toxicity``
+    (the patient guide words its reason from these)."""
 
 
 @dataclass
@@ -289,6 +292,7 @@ class _Planner:
                 _append(item.reasons, av.reason)
                 _extend(item.evidence, av.evidence)
                 _append(item.rules, spec.brief_rule)
+                _append(item.sources, spec.id)
             _extend(tests, spec.tests)
             if spec.surveillance is not None:
                 best = min(
@@ -303,6 +307,7 @@ class _Planner:
             refused = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
             _append(refused.reasons, f"The patient declines {self._name(opt_id)}.")
             _append(refused.rules, "preferences")
+            _append(refused.sources, "preferences")
         options.sort(key=lambda o: (o.tier.rank, o.priority, o.id))
         for opt_id in list(self.avoid):
             # Safety first: an option in avoid is never offered.
@@ -389,11 +394,13 @@ class _Planner:
                 av = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
                 _append(av.reasons, f"The patient declines {self._name(opt_id)}.")
                 _append(av.rules, "preferences")
+                _append(av.sources, "preferences")
                 continue
             if opt_id in h.stopped_for_toxicity:
                 av = self.avoid.setdefault(opt_id, AvoidItem(opt_id))
                 _append(av.reasons, f"{self._name(opt_id)} was stopped earlier for toxicity.")
                 _append(av.rules, "history")
+                _append(av.sources, "toxicity")
                 continue
             why_failed = self.failed_before(opt_id)
             if why_failed is None and opt_id in h.ended_outcome_unknown:
@@ -442,6 +449,7 @@ class _Planner:
                     _append(av.reasons, f"{spec.reason}{found}.")
                     _extend(av.evidence, spec.evidence)
                     _append(av.rules, spec.brief_rule)
+                    _append(av.sources, spec.id)
                     keep = False
                 else:
                     _append(item.cautions, f"{spec.reason}{found}.")

@@ -170,22 +170,30 @@ def _options_section(w: _Writer, plan: Mapping[str, Any], result: PlanResult) ->
 
 
 def _avoid_section(w: _Writer, result: PlanResult) -> Section | None:
+    """Each avoided option with the patient text of what put it there (the patient's own
+    refusal, earlier side effects, the rule or check), else the option's general reason."""
     blocks = []
     g = w.texts.guide
     for item in result.avoid:
         po = w.texts.options[item.id]
-        if "preferences" in item.rules:
-            reason = g.avoid_declined
-        elif item.id in result.derived.history.stopped_for_toxicity:
-            reason = g.avoid_stopped
-        elif "history" in item.rules:
-            reason = g.avoid_tried
-        else:
-            reason = po.why_not
-        blocks.append(Block(heading=po.name, paragraphs=(_p(reason),)))
+        reasons: list[str] = []
+        for source in item.sources:
+            if source == "preferences":
+                text: str | None = g.avoid_declined
+            elif source == "toxicity":
+                text = g.avoid_stopped
+            else:
+                text = w.texts.why_not(source, item.id)
+            if text is not None and text not in reasons:
+                reasons.append(text)
+        if not reasons:
+            reasons.append(po.why_not)
+        blocks.append(Block(heading=po.name, paragraphs=tuple(_p(r) for r in reasons)))
     if not blocks:
         return None
-    return Section("avoid", w.title("avoid"), (Block(paragraphs=tuple(w.intro("avoid"))), *blocks))
+    return Section(
+        "avoid", w.title("avoid"), (Block(paragraphs=tuple(w.intro("avoid"))), *blocks)
+    )
 
 
 def _next_steps_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
@@ -249,6 +257,11 @@ def _explain_terms(sections: list[Section], glossary: Iterable[GlossaryTerm]) ->
                     break
                 start, end, term = best
                 pending.remove(term)
+                if rest[end:].lstrip().startswith("("):
+                    # The text explains the term itself, in brackets: no second explanation.
+                    out.append(Segment(rest[:end]))
+                    rest = rest[end:]
+                    continue
                 if start:
                     out.append(Segment(rest[:start]))
                 out.append(Segment(rest[start:end], term.meaning))

@@ -19,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from netnav.errors import KnowledgeError
 from netnav.guide.facts import FACT_NAMES, PLACEHOLDERS
-from netnav.guide.texts_schema import GuideTexts, Passage, PatientOption, PatientRule
+from netnav.guide.texts_schema import (
+    GuideTexts,
+    Passage,
+    PatientAvoid,
+    PatientOption,
+    PatientRule,
+)
 from netnav.knowledge.load import DATA_DIR, Knowledge, _load_yaml
 from netnav.vocabulary import OPTION_IDS
 
@@ -38,6 +44,13 @@ class PatientTexts:
     options: Mapping[str, PatientOption]
     rules: Mapping[str, PatientRule]
     guide: GuideTexts
+    avoid: Mapping[tuple[str, str], PatientAvoid]
+    """(source id, option id or ``*``) -> text."""
+
+    def why_not(self, source: str, option: str) -> str | None:
+        """The patient text for ``option`` avoided by ``source`` (a rule or check id)."""
+        entry = self.avoid.get((source, option)) or self.avoid.get((source, "*"))
+        return entry.text if entry is not None else None
 
 
 def available_languages() -> tuple[str, ...]:
@@ -125,6 +138,7 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
         raise KnowledgeError("rules.yaml", rid, "no patient text for this decision rule")
     for rid in sorted(set(rules) - rule_ids):
         raise KnowledgeError("rules.yaml", rid, "not a decision rule of the knowledge base")
+    avoid = _load_avoid(folder / "avoid.yaml", kb)
     doc = _load_yaml(folder / "guide.yaml")
     try:
         guide = GuideTexts.model_validate(doc)
@@ -144,7 +158,38 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
         _check_passages(getattr(guide, section), "guide.yaml", section)
     for key, text in guide.intros.items():
         _check_placeholders(text, "guide.yaml", f"intros/{key}")
-    return PatientTexts(language, options, rules, guide)
+    return PatientTexts(language, options, rules, guide, avoid)
+
+
+def _load_avoid(path: Path, kb: Knowledge) -> dict[tuple[str, str], PatientAvoid]:
+    """The avoid texts, complete: one per avoid statement of a rule and per avoid check."""
+    file = path.name
+    entries: dict[tuple[str, str], PatientAvoid] = {}
+    for item in _models(path, "avoid", PatientAvoid):
+        key = (item.source, item.option)
+        if key in entries:
+            raise KnowledgeError(file, f"{item.source}/{item.option}", "appears twice")
+        entries[key] = item
+    needed: set[tuple[str, str]] = set()
+    for rule in kb.rules:
+        for statement in rule.spec.avoid:
+            needed.add((rule.spec.id, statement.option))
+    check_options = {c.spec.id: set(c.spec.options) for c in kb.checks if c.spec.effect == "avoid"}
+    for source, option in sorted(entries):
+        if (source, option) in needed:
+            continue
+        if source in check_options and (option == "*" or option in check_options[source]):
+            continue
+        raise KnowledgeError(
+            file, f"{source}/{option}", "no rule avoid statement or avoid check with this source and option"
+        )
+    for source, option in sorted(needed):
+        if (source, option) not in entries:
+            raise KnowledgeError(file, f"{source}/{option}", "no patient text for this avoid statement")
+    for check_id, options in sorted(check_options.items()):
+        if (check_id, "*") not in entries and not all((check_id, o) in entries for o in options):
+            raise KnowledgeError(file, check_id, "no patient text for this avoid check")
+    return entries
 
 
 _LOADED: dict[tuple[str, str], PatientTexts] = {}

@@ -9,6 +9,8 @@ a clinician who reads no Python:
   timeline picture.
 - ``rules.yaml``: for every decision rule of ``rules_*.yaml``, the situation it covers, in
   words addressed to the patient ("Your tumour ..."): the guide's "why this may suit you".
+- ``avoid.yaml``: for every avoid statement of a rule and every avoid check, why the option
+  is not right for the patient, in words that are true whenever it fires.
 - ``guide.yaml``: the guide's fixed wording (section titles and introductions, disclaimer),
   the explanations of the patient's tumour, the tailored questions, the glossary and the
   texts on trials, specialist care and watchful waiting. Each conditional text carries a
@@ -25,6 +27,7 @@ __all__ = [
     "GlossaryTerm",
     "GuideTexts",
     "Passage",
+    "PatientAvoid",
     "PatientOption",
     "PatientRule",
     "TimelineEvent",
@@ -71,6 +74,17 @@ class PatientOption(_Strict):
     why_not: str
     """Gentle, general reason this option may not suit someone (shown under "why not")."""
     timeline: list[TimelineEvent] = Field(default_factory=list)
+
+
+class PatientAvoid(_Strict):
+    """Why an option is not right for this patient, for one source that can put it in
+    ``avoid``: a rule's avoid statement (``source`` = rule id, ``option`` = its option) or an
+    avoid check (``source`` = check id, ``option`` = ``"*"`` for all its options, or one id).
+    The text must be true of every patient for whom that source avoids the option."""
+
+    source: str
+    option: str
+    text: str
 
 
 class PatientRule(_Strict):
@@ -124,7 +138,6 @@ class GuideTexts(_Strict):
     missing: list[Passage] = Field(default_factory=list)
     avoid_declined: str
     avoid_stopped: str
-    avoid_tried: str
     glossary: list[GlossaryTerm] = Field(default_factory=list)
     names: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Plain names of vocabulary values by kind: ``site``, ``grade``, ``metastasis``,
