@@ -204,23 +204,37 @@ def test_nec_guide_says_fast_growing_and_omits_receptor_question() -> None:
     assert "How soon should my treatment start?" in joined
 
 
-def test_watchful_waiting_section_only_when_the_plan_watches() -> None:
-    shown = 0
+def test_follow_up_follows_the_plans_schedule() -> None:
+    """Watchful waiting only when the plan watches a tumour still in place; otherwise the
+    check-ups section; both carry the plan's own schedule in the patient's words."""
+    texts = patient_texts("en", kb())
+    seen = {"waiting": 0, "followup": 0}
     for path in CASE_FILES:
         r = rendered(path)
         plan = plan_document(plan_result(r.case, kb()), kb())
-        watches = "active_surveillance" in {o["id"] for o in plan["options"]} or bool(
-            (plan["surveillance"] or {}).get("watchful_waiting")
+        schedule = plan["surveillance"]
+        removed = r.case.tumor.primary_removed is True and plan["derived"]["extent"]["value"] in (
+            "localized",
+            "locoregional",
         )
-        section = r.soup.find("section", id="waiting")
-        assert (section is not None) == watches, path.name
-        if section is not None:
-            shown += 1
-            text = section_prose(r.soup, "waiting")
-            assert "every 3 to 6 months" in text or "camera test" in text
-            if (plan["surveillance"] or {}).get("rebiopsy"):
-                assert "new biopsy" in text
-    assert shown >= 3
+        watches = not removed and (
+            "active_surveillance" in {o["id"] for o in plan["options"]}
+            or bool((schedule or {}).get("watchful_waiting"))
+        )
+        waiting = r.soup.find("section", id="waiting")
+        followup = r.soup.find("section", id="followup")
+        assert (waiting is not None) == watches, path.name
+        assert (followup is not None) == (not watches and schedule is not None), path.name
+        shown = waiting or followup
+        if shown is not None:
+            seen[shown["id"]] += 1
+        if schedule is not None:
+            assert shown is not None
+            text = " ".join(section_prose(r.soup, shown["id"]).split())
+            for term in texts.guide.glossary:
+                text = text.replace(f" ({term.meaning})", "")
+            assert " ".join(texts.surveillance[schedule["id"]].text.split())[:60] in text
+    assert seen["waiting"] >= 3 and seen["followup"] >= 3
 
 
 def test_declined_option_is_explained_as_the_patients_choice() -> None:

@@ -289,7 +289,8 @@ def knowledge_check() -> None:
         texts = load_texts(language, kb)
         typer.echo(
             f"patient texts {language}: ok — {len(texts.options)} options, "
-            f"{len(texts.rules)} rules, {len(texts.guide.glossary)} glossary terms"
+            f"{len(texts.rules)} rules, {len(texts.avoid)} avoid reasons, "
+            f"{len(texts.guide.glossary)} glossary terms"
         )
 
 

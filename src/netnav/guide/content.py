@@ -142,7 +142,7 @@ def _options_section(w: _Writer, plan: Mapping[str, Any], result: PlanResult) ->
         po = texts.options[option["id"]]
         whys: list[Prose] = []
         for rule_id in option["basis"]["rules"]:
-            why = texts.rules[rule_id].why
+            why = texts.why(rule_id, option["id"])
             if _p(why) not in whys:
                 whys.append(_p(why))
         lists: list[tuple[str, tuple[Prose, ...]]] = []
@@ -165,7 +165,8 @@ def _options_section(w: _Writer, plan: Mapping[str, Any], result: PlanResult) ->
             )
         )
     if len(blocks) == 1:
-        return None
+        # Nothing to offer now (e.g. every option declined): say so rather than stay silent.
+        blocks = [Block(paragraphs=tuple(w.intro("options_none")))]
     return Section("options", w.title("options"), tuple(blocks))
 
 
@@ -219,6 +220,50 @@ def _simple(w: _Writer, section: str, passages: Iterable[Passage]) -> Section | 
     if not paragraphs:
         return None
     return Section(section, w.title(section), (Block(paragraphs=tuple(paragraphs)),))
+
+
+def _followup_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
+    """Watchful waiting (tumour in place, plan watches) or check-ups after treatment, with
+    the plan's own follow-up schedule in the patient's words."""
+    facts = w.facts.values
+    watching = bool(facts["watchful_waiting"]) and facts["after_removal"] is not True
+    section = "waiting" if watching else "followup"
+    passages = w.texts.guide.waiting if watching else w.texts.guide.followup
+    paragraphs = w.passages(passages, section)
+    schedule = plan.get("surveillance")
+    if schedule:
+        paragraphs.append(_p(w.texts.surveillance[schedule["id"]].text))
+    elif not watching:
+        return None
+    if not paragraphs:
+        return None
+    return Section(section, w.title(section), (Block(paragraphs=tuple(paragraphs)),))
+
+
+def _missing_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
+    """The plan's missing facts, each with why it matters, in the plan's order."""
+    if not plan["missing_information"]:
+        return None
+    items: list[Prose] = []
+    for m in plan["missing_information"]:
+        entry = w.texts.missing.get(m["field"])
+        if entry is not None and _p(entry.text) not in items:
+            items.append(_p(entry.text))
+    paragraphs = w.passages(w.texts.guide.missing, "missing")
+    return Section(
+        "missing", w.title("missing"), (Block(paragraphs=tuple(paragraphs), lists=(("", tuple(items)),)),)
+    )
+
+
+def _urgent_section(w: _Writer) -> Section | None:
+    items = w.passages(w.texts.guide.urgent, "urgent")
+    if not items:
+        return None
+    return Section(
+        "urgent",
+        w.title("urgent"),
+        (Block(paragraphs=tuple(w.intro("urgent")), lists=(("", tuple(items)),)),),
+    )
 
 
 def _questions_section(w: _Writer) -> Section | None:
@@ -295,7 +340,14 @@ def build_patient_guide(
     pure function of its inputs).
     """
     g = texts.guide
-    facts = guide_facts(case, result, plan, g.names, clinic.name)
+    facts = guide_facts(
+        case,
+        result,
+        plan,
+        g.names,
+        clinic.name,
+        texts.option_classes,
+    )
     w = _Writer(texts, facts)
     timeline = plan_timeline(plan, texts)
     sections = [
@@ -312,10 +364,11 @@ def build_patient_guide(
             if timeline is not None
             else None
         ),
-        _simple(w, "missing", g.missing),
+        _urgent_section(w),
+        _followup_section(w, plan),
+        _missing_section(w, plan),
         _avoid_section(w, result),
         _next_steps_section(w, plan),
-        _simple(w, "waiting", g.waiting) if facts.values["watchful_waiting"] else None,
         _questions_section(w),
         _simple(w, "trials", g.trials),
         _simple(w, "specialist", g.specialist),
@@ -323,7 +376,9 @@ def build_patient_guide(
     kept = _explain_terms([s for s in sections if s is not None], g.glossary)
     return PatientGuide(
         language=texts.language,
-        title=g.titles["guide"],
+        title=next(
+            (p.text for p in g.title if matches(p.when, facts.values)), g.titles["guide"]
+        ),
         case_id=case.id,
         as_of=case.as_of,
         prepared_on=prepared_on,

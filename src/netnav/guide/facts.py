@@ -58,12 +58,16 @@ FACT_NAMES: frozenset[str] = frozenset(
         "wants_trial_information",
         "treated_before",
         "ongoing",
+        "treatment_offered",
+        "after_removal",
+        "grade_disagrees",
+        "symptoms",
     }
 )
 """Every fact a ``when`` may name (the loader refuses others)."""
 
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"site", "ki67", "size", "grade", "metastases", "syndrome", "clinic", "line"}
+    {"site", "ki67", "size", "grade", "reported_grade", "metastases", "syndrome", "clinic", "line"}
 )
 """Every ``{placeholder}`` a text may use (the loader refuses others)."""
 
@@ -85,12 +89,18 @@ def _s(value: object) -> Scalar:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}"
+    """A value as a person writes it: at most one decimal, never exponent notation."""
+    text = f"{round(x, 1):.1f}".rstrip("0").rstrip(".")
+    return text if text != "0" or x == 0 else "less than 0.1"
 
 
 def _size(mm: float) -> str:
-    # Patients think of tumours in centimetres from 1 cm up, in millimetres below.
-    return f"{_num(round(mm / 10, 1))} cm" if mm >= 10 else f"{_num(mm)} mm"
+    # The report's millimetres exactly (thresholds such as 2 cm matter), with centimetres
+    # for a sense of scale from 1 cm up.
+    return f"{_num(mm)} mm (about {_num(mm / 10)} cm)" if mm >= 10 else f"{_num(mm)} mm"
+
+
+_NOT_TREATMENT = frozenset({"strategy", "referral", "genetics", "trial"})
 
 
 def guide_facts(
@@ -99,10 +109,12 @@ def guide_facts(
     plan: Mapping[str, Any],
     names: Mapping[str, Mapping[str, str]],
     clinic: str,
+    option_classes: Mapping[str, tuple[str, ...]] | None = None,
 ) -> GuideFacts:
     """Guide facts of one patient.
 
-    ``names`` maps a kind (``site``, ``grade``, ``metastasis``, ``syndrome``) and a
+    ``option_classes`` (option id -> therapy classes, first the main one) tells which
+    options are treatments (``treatment_offered``). ``names`` maps a kind (``site``, ``grade``, ``metastasis``, ``syndrome``) and a
     vocabulary value to its plain name (from ``guide.yaml``); ``clinic`` is the clinic's
     name from the settings.
     """
@@ -146,12 +158,21 @@ def guide_facts(
             case.preferences.wants_trial_information if case.preferences else None
         ),
         "treated_before": bool(history.given),
+        "treatment_offered": any(
+            (option_classes or {}).get(o, ("other",))[0] not in _NOT_TREATMENT for o in options
+        ),
+        "after_removal": t.primary_removed is True and d.extent.value in ("localized", "locoregional"),
+        "grade_disagrees": t.reported_grade is not None
+        and d.grade.value is not None
+        and t.reported_grade != d.grade.value,
+        "symptoms": frozenset(t.symptoms or ()),
         "ongoing": frozenset(history.ongoing),
     }
     mets = [names.get("metastasis", {}).get(m, m.replace("_", " ")) for m in t.metastases or ()]
     display = {
         "site": names.get("site", {}).get(t.primary_site, t.primary_site.replace("_", " ")),
         "ki67": f"{_num(t.ki67_percent)}%" if t.ki67_percent is not None else "",
+        "reported_grade": names.get("grade", {}).get(str(t.reported_grade), ""),
         "size": _size(t.size_mm) if t.size_mm is not None else "",
         "grade": names.get("grade", {}).get(str(d.grade.value), ""),
         "metastases": (", ".join(mets[:-1]) + " and " + mets[-1])

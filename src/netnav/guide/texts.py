@@ -23,8 +23,10 @@ from netnav.guide.texts_schema import (
     GuideTexts,
     Passage,
     PatientAvoid,
+    PatientMissing,
     PatientOption,
     PatientRule,
+    PatientSurveillance,
 )
 from netnav.knowledge.load import DATA_DIR, Knowledge, _load_yaml
 from netnav.vocabulary import OPTION_IDS
@@ -46,6 +48,16 @@ class PatientTexts:
     guide: GuideTexts
     avoid: Mapping[tuple[str, str], PatientAvoid]
     """(source id, option id or ``*``) -> text."""
+    surveillance: Mapping[str, PatientSurveillance]
+    missing: Mapping[str, PatientMissing]
+    """Case field -> why it matters."""
+    option_classes: Mapping[str, tuple[str, ...]]
+    """Option id -> therapy classes of the knowledge base (first: the main class)."""
+
+    def why(self, rule_id: str, option: str) -> str:
+        """The "why this may suit you" of ``rule_id`` for ``option``."""
+        rule = self.rules[rule_id]
+        return rule.options.get(option, rule.why)
 
     def why_not(self, source: str, option: str) -> str | None:
         """The patient text for ``option`` avoided by ``source`` (a rule or check id)."""
@@ -139,6 +151,27 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
     for rid in sorted(set(rules) - rule_ids):
         raise KnowledgeError("rules.yaml", rid, "not a decision rule of the knowledge base")
     avoid = _load_avoid(folder / "avoid.yaml", kb)
+    surveillance = _by_id(
+        _models(folder / "surveillance.yaml", "surveillance", PatientSurveillance),
+        "surveillance.yaml",
+    )
+    for sid in sorted(set(kb.surveillance) - set(surveillance)):
+        raise KnowledgeError("surveillance.yaml", sid, "no patient text for this schedule")
+    for sid in sorted(set(surveillance) - set(kb.surveillance)):
+        raise KnowledgeError("surveillance.yaml", sid, "not a schedule of surveillance*.yaml")
+    missing: dict[str, PatientMissing] = {}
+    for item in _models(folder / "missing.yaml", "missing", PatientMissing):
+        if item.field in missing:
+            raise KnowledgeError("missing.yaml", item.field, "appears twice")
+        if item.field not in kb.facts:
+            raise KnowledgeError("missing.yaml", item.field, "not a case field of facts.yaml")
+        missing[item.field] = item
+    for fld in sorted(set(kb.facts) - set(missing)):
+        raise KnowledgeError("missing.yaml", fld, "no patient text for this case field")
+    for rule in rules.values():
+        proposed = {rec.option for rec in next(r for r in kb.rules if r.spec.id == rule.id).spec.recommend}
+        for oid in sorted(set(rule.options) - proposed):
+            raise KnowledgeError("rules.yaml", rule.id, f"options: {oid!r} is not proposed by this rule")
     doc = _load_yaml(folder / "guide.yaml")
     try:
         guide = GuideTexts.model_validate(doc)
@@ -158,7 +191,14 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
         _check_passages(getattr(guide, section), "guide.yaml", section)
     for key, text in guide.intros.items():
         _check_placeholders(text, "guide.yaml", f"intros/{key}")
-    return PatientTexts(language, options, rules, guide, avoid)
+    for option in options.values():
+        for event in option.timeline:
+            for oid in event.unless_avoided:
+                if oid not in OPTION_IDS:
+                    raise KnowledgeError("options.yaml", option.id, f"unless_avoided: {oid!r} is not an option id")
+    return PatientTexts(
+        language, options, rules, guide, avoid, surveillance, missing, kb.therapy_classes
+    )
 
 
 def _load_avoid(path: Path, kb: Knowledge) -> dict[tuple[str, str], PatientAvoid]:

@@ -11,6 +11,8 @@ a clinician who reads no Python:
   words addressed to the patient ("Your tumour ..."): the guide's "why this may suit you".
 - ``avoid.yaml``: for every avoid statement of a rule and every avoid check, why the option
   is not right for the patient, in words that are true whenever it fires.
+- ``surveillance.yaml``: every follow-up schedule in plain words, with its timeline.
+- ``missing.yaml``: for every case field the engine reads, why it matters if it is missing.
 - ``guide.yaml``: the guide's fixed wording (section titles and introductions, disclaimer),
   the explanations of the patient's tumour, the tailored questions, the glossary and the
   texts on trials, specialist care and watchful waiting. Each conditional text carries a
@@ -29,7 +31,9 @@ __all__ = [
     "Passage",
     "PatientAvoid",
     "PatientOption",
+    "PatientMissing",
     "PatientRule",
+    "PatientSurveillance",
     "TimelineEvent",
 ]
 
@@ -55,6 +59,9 @@ class TimelineEvent(_Strict):
     every_weeks: float | None = Field(default=None, gt=0, le=104)
     count: int | None = Field(default=None, ge=1, le=200)
     duration_weeks: float = Field(default=0, ge=0, le=104)
+    unless_avoided: list[str] = Field(default_factory=list)
+    """Option ids this event stands for (e.g. the SSA injections between PRRT cycles): the
+    event is left out when the plan avoids every one of them."""
 
 
 class PatientOption(_Strict):
@@ -92,6 +99,25 @@ class PatientRule(_Strict):
 
     id: str
     why: str
+    options: dict[str, str] = Field(default_factory=dict)
+    """Option id -> "why" for that option where the rule's general ``why`` speaks of
+    another of its options (a rule proposing valve surgery and telotristat, say)."""
+
+
+class PatientSurveillance(_Strict):
+    """A follow-up schedule of ``surveillance*.yaml`` in the patient's words, with the
+    visits, scans and tests it puts on the timeline."""
+
+    id: str
+    text: str
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+
+
+class PatientMissing(_Strict):
+    """Why one case field the plan lists as missing matters, in the patient's words."""
+
+    field: str
+    text: str
 
 
 When = dict[str, Any]
@@ -129,8 +155,12 @@ class GuideTexts(_Strict):
     intros: dict[str, str] = Field(default_factory=dict)
     """Section id -> first paragraph (may use placeholders)."""
     disclaimer: str
+    title: list[Passage] = Field(default_factory=list)
+    """The guide's title where ``titles.guide`` would not fit (first match wins)."""
     tumour: list[Passage]
+    urgent: list[Passage]
     waiting: list[Passage]
+    followup: list[Passage] = Field(default_factory=list)
     next_steps: list[Passage]
     questions: list[Passage]
     trials: list[Passage]

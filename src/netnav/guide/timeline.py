@@ -23,8 +23,9 @@ __all__ = ["HORIZON_WEEKS", "Timeline", "plan_timeline", "timeline_svg"]
 HORIZON_WEEKS = 104
 """Two years: the span the issue asks the picture to cover."""
 
-_PREPARATORY = ("specialist_referral", "genetic_counseling")
-"""Options that come before a treatment starts; the picture shows the next option after them."""
+_PREPARATORY = ("specialist_referral",)
+"""Options drawn alongside the treatment that follows them (genetic counselling is left
+out: it does not time the treatment)."""
 
 _LANE_COLOURS = {
     # Dark tones: every mark keeps a contrast ratio above 4.5:1 on white (WCAG AA).
@@ -74,51 +75,73 @@ def _weeks(event: TimelineEvent, offset: float) -> tuple[float, ...]:
 def _describe(event: TimelineEvent, offset: float, labels: Mapping[str, str]) -> str:
     start = event.start_week + offset
     parts: list[str] = []
-    if event.duration_weeks:
-        parts.append(labels["tl_for_weeks"].format(n=f"{event.duration_weeks:g}"))
-    if event.every_weeks is None:
-        parts.append(labels["tl_once"])
-    elif event.every_weeks < 8:
-        parts.append(labels["tl_every_weeks"].format(n=f"{event.every_weeks:g}"))
-    else:
-        months = round(event.every_weeks / _WEEKS_PER_MONTH)
-        parts.append(labels["tl_every_months"].format(n=months))
-    if event.count is not None and event.every_weeks is not None:
-        parts.append(labels["tl_times"].format(n=event.count))
     if start == 0:
         parts.append(labels["tl_from_start"])
     elif start < 8:
         parts.append(labels["tl_from_week"].format(n=f"{start:g}"))
     else:
         parts.append(labels["tl_from_month"].format(n=round(start / _WEEKS_PER_MONTH)))
+    if event.every_weeks is None:
+        if event.duration_weeks and start + event.duration_weeks >= HORIZON_WEEKS:
+            parts.append(labels["tl_ongoing"])
+        elif event.duration_weeks:
+            parts.append(labels["tl_for_weeks"].format(n=f"{event.duration_weeks:g}"))
+        else:
+            parts.append(labels["tl_once"])
+        return ", ".join(parts)
+    if event.every_weeks == 1:
+        parts.append(labels["tl_every_week"])
+    elif event.every_weeks < 8:
+        parts.append(labels["tl_every_weeks"].format(n=f"{event.every_weeks:g}"))
+    else:
+        months = round(event.every_weeks / _WEEKS_PER_MONTH)
+        parts.append(labels["tl_every_months"].format(n=months))
+    if event.count is not None:
+        parts.append(labels["tl_times"].format(n=event.count))
     return ", ".join(parts)
 
 
+def _kept(event: TimelineEvent, avoided: frozenset[str]) -> bool:
+    return not (event.unless_avoided and set(event.unless_avoided) <= avoided)
+
+
 def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | None:
-    """The timeline of ``plan`` (None when its first options put nothing on it)."""
+    """The timeline of ``plan`` (None when nothing would be on it).
+
+    Treatments come from the first option that is not a referral or genetic counselling
+    (with a specialist visit at the start when a referral ranks before it); visits, scans
+    and tests come from the plan's follow-up schedule when it has one (so the picture never
+    contradicts the schedule), else from the option.
+    """
     labels = texts.guide.labels
-    # One row per kind of event: a scan every 3 months, then every 6, is one row.
-    merged: dict[tuple[str, str], tuple[list[float], float, list[str]]] = {}
-    shown: list[str] = []
-    offset = 0.0
-    for option in plan["options"][:4]:
-        events = texts.options[option["id"]].timeline
-        for e in events:
-            weeks = _weeks(e, offset)
-            if not weeks:
-                continue
-            marks, _duration, words = merged.setdefault(
-                (e.label, e.lane), ([], e.duration_weeks, [])
-            )
-            marks.extend(weeks)
-            words.append(_describe(e, offset, labels))
-            if texts.options[option["id"]].name not in shown:
-                shown.append(texts.options[option["id"]].name)
+    avoided = frozenset(a["id"] for a in plan["avoid"])
+    schedule = plan.get("surveillance")
+    follow_up = texts.surveillance[schedule["id"]].timeline if schedule else None
+    chosen: list[str] = []
+    for option in plan["options"]:
+        if option["id"] == "genetic_counseling":
+            continue
+        chosen.append(option["id"])
         if option["id"] not in _PREPARATORY:
             break
-        if events:
-            # Treatment starts after the preparatory visit, not on the same day.
-            offset = max(offset, max(e.start_week for e in events) + 4)
+    events: list[TimelineEvent] = []
+    for oid in chosen:
+        for e in texts.options[oid].timeline:
+            if follow_up is not None and e.lane != "treatment" and oid not in _PREPARATORY:
+                continue
+            if _kept(e, avoided):
+                events.append(e)
+    if follow_up is not None:
+        events.extend(follow_up)
+    # One row per kind of event: a scan every 3 months, then every 6, is one row.
+    merged: dict[tuple[str, str], tuple[list[float], float, list[str]]] = {}
+    for e in events:
+        weeks = _weeks(e, 0.0)
+        if not weeks:
+            continue
+        marks, _duration, words = merged.setdefault((e.label, e.lane), ([], e.duration_weeks, []))
+        marks.extend(weeks)
+        words.append(_describe(e, 0.0, labels))
     rows = [
         TimelineRow(
             label,
@@ -131,10 +154,9 @@ def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | No
     ]
     if not rows:
         return None
+    shown = tuple(texts.options[oid].name for oid in chosen if texts.options[oid].timeline)
     alt = labels["tl_alt"] + " " + "; ".join(r.description for r in rows) + "."
-    return Timeline(
-        tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt), tuple(shown)
-    )
+    return Timeline(tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt), shown)
 
 
 def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str, title: str) -> str:
