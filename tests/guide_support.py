@@ -48,5 +48,5 @@ def section_prose(soup: BeautifulSoup, section_id: str) -> str:
     section = soup.find("section", id=section_id)
     if section is None:
         return ""
-    parts = [el.get_text(" ", strip=True) for el in section.find_all(["p", "li"])]
+    parts = [" ".join(el.get_text("").split()) for el in section.find_all(["p", "li"])]
     return as_prose(parts)

@@ -69,7 +69,7 @@ def test_settings_from_environment(
             ["clinic.web", "https://", "javascript:alert(1)"],
         ),
         ('[clinic]\nphone = "call me"\n', ["clinic.phone", "digits"]),
-        ('[clinic]\nfax = "1"\n', ["clinic.fax", "Extra inputs"]),
+        ('[clinic]\nfax = "1"\n', ["clinic.fax", "unknown key; allowed: name, phone, web"]),
         ("[clinic\n", ["not valid TOML"]),
     ],
 )

@@ -248,6 +248,11 @@ def guide(
     prepared_on = _guide_date(date)
     settings = load_settings(settings_file or default_settings_path())
     loaded = _load_case(case)
+    if loaded.as_of is not None and prepared_on < loaded.as_of:
+        raise _fail(
+            f"--date {prepared_on} is before the case's as_of {loaded.as_of}; "
+            "a guide cannot be prepared before the information it is written from"
+        )
     if language is None:
         wanted = loaded.preferences.language if loaded.preferences else None
         language = "en"

@@ -192,9 +192,7 @@ def _avoid_section(w: _Writer, result: PlanResult) -> Section | None:
         blocks.append(Block(heading=po.name, paragraphs=tuple(_p(r) for r in reasons)))
     if not blocks:
         return None
-    return Section(
-        "avoid", w.title("avoid"), (Block(paragraphs=tuple(w.intro("avoid"))), *blocks)
-    )
+    return Section("avoid", w.title("avoid"), (Block(paragraphs=tuple(w.intro("avoid"))), *blocks))
 
 
 def _next_steps_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
@@ -251,7 +249,9 @@ def _missing_section(w: _Writer, plan: Mapping[str, Any]) -> Section | None:
             items.append(_p(entry.text))
     paragraphs = w.passages(w.texts.guide.missing, "missing")
     return Section(
-        "missing", w.title("missing"), (Block(paragraphs=tuple(paragraphs), lists=(("", tuple(items)),)),)
+        "missing",
+        w.title("missing"),
+        (Block(paragraphs=tuple(paragraphs), lists=(("", tuple(items)),)),),
     )
 
 
@@ -376,9 +376,7 @@ def build_patient_guide(
     kept = _explain_terms([s for s in sections if s is not None], g.glossary)
     return PatientGuide(
         language=texts.language,
-        title=next(
-            (p.text for p in g.title if matches(p.when, facts.values)), g.titles["guide"]
-        ),
+        title=next((p.text for p in g.title if matches(p.when, facts.values)), g.titles["guide"]),
         case_id=case.id,
         as_of=case.as_of,
         prepared_on=prepared_on,

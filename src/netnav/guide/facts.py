@@ -45,6 +45,7 @@ FACT_NAMES: frozenset[str] = frozenset(
         "germline_syndrome",
         "metastases",
         "has_metastases",
+        "multiple_primaries",
         "options",
         "first_choice",
         "avoid",
@@ -67,7 +68,18 @@ FACT_NAMES: frozenset[str] = frozenset(
 """Every fact a ``when`` may name (the loader refuses others)."""
 
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"site", "ki67", "size", "grade", "reported_grade", "metastases", "syndrome", "clinic", "line"}
+    {
+        "site",
+        "ki67",
+        "size",
+        "grade",
+        "reported_grade",
+        "metastases",
+        "syndrome",
+        "clinic",
+        "line",
+        "lesions",
+    }
 )
 """Every ``{placeholder}`` a text may use (the loader refuses others)."""
 
@@ -143,6 +155,7 @@ def guide_facts(
         "germline_syndrome": _s(case.patient.germline_syndrome if case.patient else None),
         "metastases": frozenset(t.metastases or ()),
         "has_metastases": bool(t.metastases),
+        "multiple_primaries": (t.lesion_count or 1) > 1,
         "options": frozenset(options),
         "first_choice": options[0] if options else "none",
         "avoid": frozenset(a["id"] for a in plan["avoid"]),
@@ -161,18 +174,22 @@ def guide_facts(
         "treatment_offered": any(
             (option_classes or {}).get(o, ("other",))[0] not in _NOT_TREATMENT for o in options
         ),
-        "after_removal": t.primary_removed is True and d.extent.value in ("localized", "locoregional"),
+        "after_removal": t.primary_removed is True
+        and d.extent.value in ("localized", "locoregional"),
         "grade_disagrees": t.reported_grade is not None
         and d.grade.value is not None
         and t.reported_grade != d.grade.value,
         "symptoms": frozenset(t.symptoms or ()),
         "ongoing": frozenset(history.ongoing),
     }
-    mets = [names.get("metastasis", {}).get(m, m.replace("_", " ")) for m in t.metastases or ()]
+    # "other" last: "the liver and other places", not "the other places and liver".
+    ordered = sorted(t.metastases or (), key=lambda m: m == "other")
+    mets = [names.get("metastasis", {}).get(m, m.replace("_", " ")) for m in ordered]
     display = {
         "site": names.get("site", {}).get(t.primary_site, t.primary_site.replace("_", " ")),
         "ki67": f"{_num(t.ki67_percent)}%" if t.ki67_percent is not None else "",
         "reported_grade": names.get("grade", {}).get(str(t.reported_grade), ""),
+        "lesions": str(t.lesion_count) if t.lesion_count else "",
         "size": _size(t.size_mm) if t.size_mm is not None else "",
         "grade": names.get("grade", {}).get(str(d.grade.value), ""),
         "metastases": (", ".join(mets[:-1]) + " and " + mets[-1])

@@ -7,6 +7,8 @@ markup. The PDF is WeasyPrint's rendering of the same page with the print styles
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -40,15 +42,39 @@ def _environment() -> Any:
         (sum(len(seg.text) for seg in item) for item in items), default=0
     )
     env.filters["brief"] = _brief
+    env.filters["yes_no"] = _yes_no
+    env.filters["display_id"] = _display_id
     return env
 
 
-def _brief(text: str, limit: int = 120) -> str:
-    """The first sentence of ``text``, cut at a word boundary to ``limit`` characters."""
-    first = text.split(". ")[0].rstrip(".")
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!vs)(?<!approx)\.\s+(?=[A-Z(])")
+
+
+def _brief(text: str, limit: int = 300) -> str:
+    """The first sentence of ``text`` (not cut at "e.g."), at most ``limit`` characters,
+    cut at a word boundary with "…" only when a single sentence is longer than that."""
+    first = _SENTENCE_END.split(text, maxsplit=1)[0].rstrip(".")
     if len(first) <= limit:
         return first + "."
     return first[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _display_id(value: str | None, limit: int = 60) -> str:
+    """A case id as printed: invisible format characters (bidirectional overrides that
+    could disguise it) removed, at most ``limit`` characters."""
+    if not value:
+        return ""
+    shown = "".join(c for c in value if unicodedata.category(c) != "Cf")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _yes_no(value: object) -> object:
+    """Booleans as a clinician writes them; other values unchanged."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return value
 
 
 @cache
@@ -98,6 +124,7 @@ def clinician_html(
             as_of=as_of,
             netnav_version=__version__,
             scale=scale,
+            option_names={o["id"]: o["name"] for o in (*plan["options"], *plan["avoid"])},
         )
     )
 

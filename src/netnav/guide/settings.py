@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -43,10 +44,12 @@ class ClinicSettings(BaseModel):
     @field_validator("web")
     @classmethod
     def _web_is_http(cls, value: str) -> str:
-        # Only http(s): anything else (javascript:, file:) would become a live link.
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// or http://")
-        return value
+        # Only http(s) with a host: anything else (javascript:, file:) would be a live link.
+        if value:
+            parsed = urlsplit(value.strip())
+            if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
+                raise ValueError("must be a web address starting with https:// or http://")
+        return value.strip()
 
     @field_validator("phone")
     @classmethod
@@ -97,4 +100,11 @@ def load_settings(path: Path | None) -> Settings:
         where = ".".join(str(x) for x in first["loc"])
         value = first.get("input")
         shown = repr(value) if not isinstance(value, dict) else "a table"
-        raise SettingsError(str(path), where, f"{first['msg']} (found {shown})") from None
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            section = first["loc"][0] if len(first["loc"]) > 1 else None
+            allowed = ClinicSettings.model_fields if section == "clinic" else Settings.model_fields
+            reason = f"unknown key; allowed: {', '.join(allowed)}"
+        raise SettingsError(str(path), where, f"{reason} (found {shown})") from None

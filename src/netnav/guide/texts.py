@@ -169,9 +169,13 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
     for fld in sorted(set(kb.facts) - set(missing)):
         raise KnowledgeError("missing.yaml", fld, "no patient text for this case field")
     for rule in rules.values():
-        proposed = {rec.option for rec in next(r for r in kb.rules if r.spec.id == rule.id).spec.recommend}
+        proposed = {
+            rec.option for rec in next(r for r in kb.rules if r.spec.id == rule.id).spec.recommend
+        }
         for oid in sorted(set(rule.options) - proposed):
-            raise KnowledgeError("rules.yaml", rule.id, f"options: {oid!r} is not proposed by this rule")
+            raise KnowledgeError(
+                "rules.yaml", rule.id, f"options: {oid!r} is not proposed by this rule"
+            )
     doc = _load_yaml(folder / "guide.yaml")
     try:
         guide = GuideTexts.model_validate(doc)
@@ -195,7 +199,9 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
         for event in option.timeline:
             for oid in event.unless_avoided:
                 if oid not in OPTION_IDS:
-                    raise KnowledgeError("options.yaml", option.id, f"unless_avoided: {oid!r} is not an option id")
+                    raise KnowledgeError(
+                        "options.yaml", option.id, f"unless_avoided: {oid!r} is not an option id"
+                    )
     return PatientTexts(
         language, options, rules, guide, avoid, surveillance, missing, kb.therapy_classes
     )
@@ -221,11 +227,15 @@ def _load_avoid(path: Path, kb: Knowledge) -> dict[tuple[str, str], PatientAvoid
         if source in check_options and (option == "*" or option in check_options[source]):
             continue
         raise KnowledgeError(
-            file, f"{source}/{option}", "no rule avoid statement or avoid check with this source and option"
+            file,
+            f"{source}/{option}",
+            "no rule avoid statement or avoid check with this source and option",
         )
     for source, option in sorted(needed):
         if (source, option) not in entries:
-            raise KnowledgeError(file, f"{source}/{option}", "no patient text for this avoid statement")
+            raise KnowledgeError(
+                file, f"{source}/{option}", "no patient text for this avoid statement"
+            )
     for check_id, options in sorted(check_options.items()):
         if (check_id, "*") not in entries and not all((check_id, o) in entries for o in options):
             raise KnowledgeError(file, check_id, "no patient text for this avoid check")

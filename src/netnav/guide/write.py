@@ -8,9 +8,11 @@ is replaced only by a complete one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,9 +42,17 @@ class GuideFiles:
 
 
 def file_stem(case: Case, audience: Audience) -> str:
-    """``<case id>-guide`` or ``<case id>-clinician``, the id reduced to safe characters."""
-    raw = case.id or "case"
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", raw).strip("_")[:80] or "case"
+    """``<case id>-guide`` or ``<case id>-clinician``.
+
+    The id keeps letters of any script, digits, ``-`` and ``_`` (other characters become
+    ``_``; at most 80). A case without a usable id is named ``case-<hash of the case>`` so
+    that two patients' guides never overwrite each other.
+    """
+    raw = unicodedata.normalize("NFC", case.id or "")
+    safe = re.sub(r"[^\w-]+", "_", raw).strip("_.")[:80]
+    if not safe:
+        digest = hashlib.sha256(case.model_dump_json().encode("utf-8")).hexdigest()[:10]
+        safe = f"case-{digest}"
     return f"{safe}-{'guide' if audience == 'patient' else 'clinician'}"
 
 
@@ -90,9 +100,12 @@ def render_guide(
 
 
 def write_files(files: dict[str, bytes], out_dir: Path) -> list[Path]:
-    """Write ``files`` into ``out_dir`` (created if needed), each atomically.
+    """Write ``files`` into ``out_dir`` (created if needed): all or none.
 
-    Raises :class:`GuideError` when the folder cannot be created or written.
+    Every file is first written to a temporary file beside its target; only when all are
+    written are they renamed into place. On any error the temporary files are removed and
+    existing files are left as they were. Raises :class:`GuideError` when the folder cannot
+    be created or a file cannot be written.
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,23 +113,24 @@ def write_files(files: dict[str, bytes], out_dir: Path) -> list[Path]:
         raise GuideError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
     if not out_dir.is_dir():
         raise GuideError(f"output path {out_dir} is not a folder")
-    written: list[Path] = []
-    for name, data in files.items():
-        target = out_dir / name
-        try:
+    for name in files:
+        if (out_dir / name).is_dir():
+            raise GuideError(f"cannot write {out_dir / name}: a folder of that name is in the way")
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise GuideError(f"cannot write {target}: {exc.strerror}") from None
-        written.append(target)
-    return written
+            staged.append((Path(tmp), out_dir / name))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+        for tmp_path, target in staged:
+            os.replace(tmp_path, target)
+    except OSError as exc:
+        for tmp_path, _ in staged:
+            tmp_path.unlink(missing_ok=True)
+        raise GuideError(f"cannot write into {out_dir}: {exc.strerror}") from None
+    return [target for _, target in staged]
 
 
 def write_guide(
