@@ -30,6 +30,7 @@ from netnav.guide.timeline import Timeline, plan_timeline
 __all__ = ["Block", "PatientGuide", "Section", "Segment", "build_patient_guide"]
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+_EXPLAINED_HERE = re.compile(r"\s*(\(|,\s+(a|an|the|which|called)\b)")
 
 
 @dataclass(frozen=True)
@@ -302,8 +303,9 @@ def _explain_terms(sections: list[Section], glossary: Iterable[GlossaryTerm]) ->
                     break
                 start, end, term = best
                 pending.remove(term)
-                if rest[end:].lstrip().startswith("("):
-                    # The text explains the term itself, in brackets: no second explanation.
+                if _EXPLAINED_HERE.match(rest[end:]):
+                    # The text explains the term itself (in brackets, or "X, a scan that
+                    # ..."): no second explanation.
                     out.append(Segment(rest[:end]))
                     rest = rest[end:]
                     continue
