@@ -24,6 +24,8 @@ PROSE_SECTIONS = (
     "tumour",
     "options",
     "timeline",
+    "urgent",
+    "followup",
     "missing",
     "avoid",
     "next_steps",
