@@ -326,7 +326,30 @@ class _Planner:
             and self.failed_before(o) is None
             and self.option_status(o).outcome is not Outcome.FAIL
         ]
-        schedule = min(surveillance)[1] if surveillance else None
+        # A schedule for follow-up on particular treatments (PRRT, everolimus ...) applies
+        # only when one of them is offered or under way.
+        current = offered | set(self.derived.history.ongoing)
+        schedule = next(
+            (
+                sid
+                for _, sid in sorted(surveillance)
+                if not self.kb.surveillance[sid].for_options
+                or current.intersection(self.kb.surveillance[sid].for_options)
+            ),
+            None,
+        )
+        if schedule is None:
+            # No rule's schedule fits what is offered: follow-up on the best-ranked offered
+            # treatment that has a schedule of its own (everolimus, PRRT, chemotherapy ...).
+            schedule = next(
+                (
+                    sched.id
+                    for o in options
+                    for sched in self.kb.surveillance.values()
+                    if o.id in sched.for_options
+                ),
+                None,
+            )
         warnings = list(self.derived.warnings)
         if not self.derived.history.recorded:
             warnings.append("No treatment history was given: the plan assumes none so far.")

@@ -298,6 +298,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
     )
     for s in surveillance.values():
         refs.evidence_ids(s.evidence, "surveillance.yaml", s.id)
+        for oid in s.for_options:
+            refs.option(oid, "surveillance.yaml", s.id)
 
     families = tuple(
         _validate(

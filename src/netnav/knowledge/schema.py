@@ -273,5 +273,8 @@ class SurveillanceSchedule(_Strict):
     duration: str
     watchful_waiting: bool = False
     rebiopsy: str = ""
+    for_options: list[str] = Field(default_factory=list)
+    """Follow-up on these treatments only: the plan uses the schedule when one of them is
+    offered or under way (a PRRT schedule is no schedule for a patient who declines PRRT)."""
     evidence: list[str] = Field(min_length=1)
     status: EvidenceStatus
