@@ -59,7 +59,7 @@ def _text(pdf: Path) -> str:
 def test_patient_pdf_pages_render_and_carry_the_guide(path: Path, tmp_path: Path) -> None:
     pdf = _pdf(path, "patient", tmp_path)
     pages = _pages_as_png(pdf, tmp_path)
-    assert 2 <= len(pages) <= 12
+    assert 2 <= len(pages) <= 16  # long plans (ten options) take about 13 pages
     for page in pages:
         assert page.stat().st_size > 1000  # a blank page at 40 dpi is smaller
     text = " ".join(_text(pdf).split())

@@ -21,7 +21,13 @@ from typing import Any
 from netnav import __version__
 from netnav.case.model import Case
 from netnav.engine.planner import PlanResult
-from netnav.guide.facts import GuideFacts, guide_facts, matches
+from netnav.guide.facts import (
+    GuideFacts,
+    guide_facts,
+    matches,
+    matches_all_values,
+    matches_any,
+)
 from netnav.guide.settings import ClinicSettings
 from netnav.guide.texts import PatientTexts
 from netnav.guide.texts_schema import GlossaryTerm, Passage
@@ -114,10 +120,13 @@ class _Writer:
         for p in passages:
             if not matches(p.when, self.facts.values):
                 continue
-            if p.unless and matches(p.unless, self.facts.values):
+            if p.unless and matches_any(p.unless, self.facts.values):
+                continue
+            if p.when_all and not matches_all_values(p.when_all, self.facts.values):
                 continue
             text = self.fill(p.text, f"{section}/{p.id}")
-            if text is not None:
+            if text is not None and _p(text) not in out:
+                # The same words from two passages are said once.
                 out.append(_p(text))
         return out
 
@@ -138,7 +147,8 @@ class _Writer:
 def _options_section(w: _Writer, plan: Mapping[str, Any], result: PlanResult) -> Section | None:
     texts = w.texts
     tier_names = texts.guide.names.get("tier", {})
-    blocks = [Block(paragraphs=tuple(w.intro("options")))]
+    notes = w.passages(texts.guide.options_notes, "options_notes")
+    blocks = [Block(paragraphs=(*w.intro("options"), *notes))]
     for option in plan["options"]:
         po = texts.options[option["id"]]
         whys: list[Prose] = []
@@ -303,7 +313,7 @@ def _explain_terms(sections: list[Section], glossary: Iterable[GlossaryTerm]) ->
                     break
                 start, end, term = best
                 pending.remove(term)
-                if _EXPLAINED_HERE.match(rest[end:]):
+                if _EXPLAINED_HERE.match(rest[end:]) or rest[:start].rstrip().endswith("("):
                     # The text explains the term itself (in brackets, or "X, a scan that
                     # ..."): no second explanation.
                     out.append(Segment(rest[:end]))
@@ -356,6 +366,7 @@ def build_patient_guide(
         _simple(w, "about", ()),
         _simple(w, "tumour", g.tumour),
         _options_section(w, plan, result),
+        _urgent_section(w),
         (
             Section(
                 "timeline",
@@ -366,7 +377,6 @@ def build_patient_guide(
             if timeline is not None
             else None
         ),
-        _urgent_section(w),
         _followup_section(w, plan),
         _missing_section(w, plan),
         _avoid_section(w, result),

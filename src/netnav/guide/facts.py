@@ -5,7 +5,8 @@ Built from the case, the planner's result and the plan document, so that the tex
 (``when: {sstr_status: [unknown]}``). Each fact is a scalar (string, number, boolean) or a
 set of strings; an unknown value is the string ``"unknown"`` — never False (unknown is never
 "no"). A condition ``{fact: [allowed, ...]}`` holds when a scalar fact is one of the allowed
-values, or a set fact shares at least one value with them.
+values, or a set fact shares at least one value with them. A ``when`` needs all its
+conditions; an ``unless`` hides the text when any one of its conditions holds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 from netnav.case.model import Case
 from netnav.engine.planner import PlanResult
 
-__all__ = ["FACT_NAMES", "PLACEHOLDERS", "GuideFacts", "guide_facts", "matches"]
+__all__ = [
+    "FACT_NAMES",
+    "PLACEHOLDERS",
+    "GuideFacts",
+    "guide_facts",
+    "matches",
+    "matches_all_values",
+    "matches_any",
+]
 
 Scalar = str | int | float | bool
 FactValue = Scalar | frozenset[str]
@@ -63,6 +72,10 @@ FACT_NAMES: frozenset[str] = frozenset(
         "after_removal",
         "grade_disagrees",
         "symptoms",
+        "pregnant",
+        "jaundice",
+        "schedule",
+        "best_supportive_care_offered",
     }
 )
 """Every fact a ``when`` may name (the loader refuses others)."""
@@ -180,6 +193,10 @@ def guide_facts(
         and d.grade.value is not None
         and t.reported_grade != d.grade.value,
         "symptoms": frozenset(t.symptoms or ()),
+        "pregnant": _s(case.patient.pregnant_or_breastfeeding if case.patient else None),
+        "jaundice": _s(t.jaundice),
+        "schedule": surveillance.get("id", "none"),
+        "best_supportive_care_offered": "best_supportive_care" in options,
         "ongoing": frozenset(history.ongoing),
     }
     # "other" last: "the liver and other places", not "the other places and liver".
@@ -202,17 +219,35 @@ def guide_facts(
     return GuideFacts(values, display)
 
 
+def _holds(name: str, allowed: Any, facts: Mapping[str, FactValue]) -> bool:
+    allowed_list = allowed if isinstance(allowed, list) else [allowed]
+    value = facts[name]
+    if isinstance(value, frozenset):
+        return bool(value.intersection(str(a) for a in allowed_list))
+    return any(_same(value, a) for a in allowed_list)
+
+
 def matches(condition: Mapping[str, Any], facts: Mapping[str, FactValue]) -> bool:
-    """True when every entry of ``condition`` holds (an empty condition always holds)."""
-    for name, allowed in condition.items():
-        allowed_list = allowed if isinstance(allowed, list) else [allowed]
+    """``when``: true when every entry of ``condition`` holds (an empty one always holds)."""
+    return all(_holds(name, allowed, facts) for name, allowed in condition.items())
+
+
+def matches_all_values(condition: Mapping[str, Any], facts: Mapping[str, FactValue]) -> bool:
+    """``when_all``: every listed value is in the (set) fact, for every entry."""
+    for name, wanted in condition.items():
         value = facts[name]
+        values = wanted if isinstance(wanted, list) else [wanted]
         if isinstance(value, frozenset):
-            if not value.intersection(str(a) for a in allowed_list):
+            if not all(str(v) in value for v in values):
                 return False
-        elif not any(_same(value, a) for a in allowed_list):
+        elif not all(_same(value, v) for v in values):
             return False
     return True
+
+
+def matches_any(condition: Mapping[str, Any], facts: Mapping[str, FactValue]) -> bool:
+    """``unless``: true when at least one entry of ``condition`` holds."""
+    return any(_holds(name, allowed, facts) for name, allowed in condition.items())
 
 
 def _same(value: Scalar, allowed: object) -> bool:

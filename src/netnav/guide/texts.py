@@ -126,6 +126,7 @@ def _check_passages(passages: Iterable[Passage], file: str, section: str) -> Non
         _check_placeholders(p.text, file, entry)
         _check_condition(p.when, file, entry)
         _check_condition(p.unless, file, entry)
+        _check_condition(p.when_all, file, entry)
 
 
 def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> PatientTexts:

@@ -125,7 +125,7 @@ When = dict[str, Any]
 
 
 class Passage(_Strict):
-    """A text shown when its ``when`` (and not its ``unless``) matches the guide facts.
+    """A text shown when every condition of its ``when`` holds and none of its ``unless``.
 
     ``{placeholders}`` are filled from the guide facts' display values (``{ki67}``,
     ``{size}``, ``{site}`` ...); the loader refuses an unknown placeholder.
@@ -135,6 +135,9 @@ class Passage(_Strict):
     text: str
     when: When = Field(default_factory=dict)
     unless: When = Field(default_factory=dict)
+    when_all: When = Field(default_factory=dict)
+    """Set facts that must contain every listed value (``options: [octreotide_lar,
+    lanreotide]``: both offered)."""
 
 
 class GlossaryTerm(_Strict):
@@ -158,6 +161,8 @@ class GuideTexts(_Strict):
     title: list[Passage] = Field(default_factory=list)
     """The guide's title where ``titles.guide`` would not fit (first match wins)."""
     tumour: list[Passage]
+    options_notes: list[Passage] = Field(default_factory=list)
+    """Shown under the options' introduction (e.g. two forms of one medicine offered)."""
     urgent: list[Passage]
     waiting: list[Passage]
     followup: list[Passage] = Field(default_factory=list)

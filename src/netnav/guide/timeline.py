@@ -84,6 +84,8 @@ def _describe(event: TimelineEvent, offset: float, labels: Mapping[str, str]) ->
     if event.every_weeks is None:
         if event.duration_weeks and start + event.duration_weeks >= HORIZON_WEEKS:
             parts.append(labels["tl_ongoing"])
+        elif event.duration_weeks == 1:
+            parts.append(labels["tl_for_week"])
         elif event.duration_weeks:
             parts.append(labels["tl_for_weeks"].format(n=f"{event.duration_weeks:g}"))
         else:
@@ -127,7 +129,9 @@ def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | No
     events: list[TimelineEvent] = []
     for oid in chosen:
         for e in texts.options[oid].timeline:
-            if follow_up is not None and e.lane != "treatment" and oid not in _PREPARATORY:
+            if e.lane != "treatment" and oid not in _PREPARATORY:
+                # Visits, scans and tests come only from the plan's own follow-up schedule:
+                # the picture never shows check-ups the plan does not give.
                 continue
             if _kept(e, avoided):
                 events.append(e)
@@ -156,10 +160,10 @@ def plan_timeline(plan: Mapping[str, Any], texts: PatientTexts) -> Timeline | No
         return None
     shown = tuple(texts.options[oid].name for oid in chosen if texts.options[oid].timeline)
     alt = labels["tl_alt"] + " " + "; ".join(r.description for r in rows) + "."
-    return Timeline(tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"], alt), shown)
+    return Timeline(tuple(rows), alt, timeline_svg(tuple(rows), labels["tl_axis"]), shown)
 
 
-def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str, title: str) -> str:
+def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str) -> str:
     """Draw ``rows`` as an SVG document string (no XML prolog; ready to inline in HTML)."""
     import matplotlib
 
@@ -200,6 +204,7 @@ def timeline_svg(rows: tuple[TimelineRow, ...], axis_label: str, title: str) -> 
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
         buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Title": title})
+        # No metadata title: the page adds its own <title> for screen readers.
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
     return svg[svg.index("<svg") :]
