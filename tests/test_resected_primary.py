@@ -71,3 +71,41 @@ def test_appendix_completion_surgery_is_not_affected() -> None:
         for a in plan["avoid"]  # type: ignore[union-attr]
         for r in a["reasons"]  # type: ignore[index]
     )
+
+
+def _insulinoma(controlled: bool | None) -> dict[str, object]:
+    tumor: dict[str, object] = {
+        "primary_removed": True,
+        "resection_margin": "r0",
+        "functional_syndrome": "insulinoma",
+        "size_mm": 14,
+    }
+    if controlled is not None:
+        tumor["syndrome_controlled"] = controlled
+    return recommend(
+        case_with(
+            site="pancreas", ki67=2, differentiation="well", metastases=[], nodes="n0", tumor=tumor
+        )
+    )
+
+
+def test_removed_insulinoma_gets_no_diazoxide_when_symptoms_stopped() -> None:
+    plan = _insulinoma(True)
+    offered = {o["id"] for o in plan["options"]}  # type: ignore[index]
+    assert not offered & {
+        "diazoxide",
+        "eus_radiofrequency_ablation",
+        "octreotide_lar",
+        "lanreotide",
+    }
+
+
+def test_removed_insulinoma_with_unknown_control_asks_for_it() -> None:
+    plan = _insulinoma(None)
+    assert "diazoxide" not in {o["id"] for o in plan["options"]}  # type: ignore[index]
+    assert "tumor.syndrome_controlled" in {m["field"] for m in plan["missing_information"]}  # type: ignore[index]
+
+
+def test_persisting_hypoglycaemia_after_removal_keeps_diazoxide_possible() -> None:
+    plan = _insulinoma(False)
+    assert "diazoxide" not in {a["id"] for a in plan["avoid"]}  # type: ignore[index]

@@ -326,8 +326,10 @@ class _Planner:
             and self.failed_before(o) is None
             and self.option_status(o).outcome is not Outcome.FAIL
         ]
-        # A schedule for follow-up on particular treatments (PRRT, everolimus ...) applies
-        # only when one of them is offered or under way.
+        # A schedule for particular treatments (PRRT, everolimus ...: ``for_options``)
+        # applies only when one of them is offered or under way; and when the rules chose
+        # such a schedule but the first-ranked option is another treatment with a schedule
+        # of its own, the patient is followed as on that first treatment.
         current = offered | set(self.derived.history.ongoing)
         schedule = next(
             (
@@ -338,6 +340,18 @@ class _Planner:
             ),
             None,
         )
+        first = options[0].id if options else None
+        first_own = next(
+            (sched.id for sched in self.kb.surveillance.values() if first in sched.for_options),
+            None,
+        )
+        if (
+            first_own is not None
+            and schedule is not None
+            and self.kb.surveillance[schedule].for_options
+            and first not in self.kb.surveillance[schedule].for_options
+        ):
+            schedule = first_own
         if schedule is None:
             # No rule's schedule fits what is offered: follow-up on the best-ranked offered
             # treatment that has a schedule of its own (everolimus, PRRT, chemotherapy ...).

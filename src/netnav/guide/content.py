@@ -161,11 +161,12 @@ def _options_section(w: _Writer, plan: Mapping[str, Any], result: PlanResult) ->
             lists.append((w.label("why_suits"), tuple(whys)))
         if po.side_effects:
             lists.append((w.label("side_effects"), tuple(_p(s) for s in po.side_effects)))
-        report = [_p(s) for s in po.report]
+        if po.report:
+            lists.append((w.label("report"), tuple(_p(s) for s in po.report)))
         if option["cautions"]:
-            report.append(_p(w.label("checks_first")))
-        if report:
-            lists.append((w.label("report"), tuple(report)))
+            # The plan's cautions are for the clinician; the patient learns that there are
+            # checks to ask about, not a paraphrase that could lose a threshold.
+            lists.append((w.label("before_start"), (_p(w.label("checks_first")),)))
         blocks.append(
             Block(
                 heading=po.name,
