@@ -231,8 +231,9 @@ def guide(
         Path | None,
         typer.Option(
             "--settings",
-            help="Clinic settings (TOML: [clinic] name, phone, web, email, address, "
-            "prepared_by). Default: $NETNAV_SETTINGS or ~/.config/netnav/settings.toml.",
+            help="Clinic settings (TOML, a [clinic] table with name, phone, web, email, "
+            "address, prepared_by). Default: $NETNAV_SETTINGS or "
+            "~/.config/netnav/settings.toml.",
         ),
     ] = None,
     date: Annotated[
