@@ -18,6 +18,7 @@ from netnav.engine.verdict import Verdict
 from netnav.knowledge.load import Knowledge, default_knowledge
 
 __all__ = [
+    "advanced_sstr_positive_si_net",
     "assert_verdict",
     "case_with",
     "ctx_for",
@@ -127,3 +128,31 @@ def assert_verdict(expected: str, verdict: Verdict) -> None:
     assert isinstance(message, str) and message.strip(), "a verdict must say why"
     assert any(ch.isalpha() for ch in message), f"not a sentence: {message!r}"
     assert message == message.strip(), f"stray whitespace around {message!r}"
+
+
+def advanced_sstr_positive_si_net(ssa_failed: bool = False, **extra: Any) -> Case:
+    """A progressive small-intestine NET G2 (Ki-67 5%) with liver metastases, receptor-
+    positive (Krenning 3–4), non-functioning; ``ssa_failed`` adds a long-acting SSA that
+    ended for progression. ``extra`` as for :func:`case_with` (e.g. ``preferences``)."""
+    if ssa_failed:
+        extra.setdefault(
+            "treatments",
+            [
+                {
+                    "therapy": "lanreotide",
+                    "start": "2024-01",
+                    "end": "2025-06",
+                    "stop_reason": "progression",
+                }
+            ],
+        )
+    return case_with(
+        site="small_intestine",
+        ki67=5,
+        differentiation="well",
+        metastases=["liver"],
+        functional_syndrome="none",
+        disease_course="progressive",
+        sstr_imaging={"modality": "ga68_dotatate_pet", "krenning_min": 3, "krenning_max": 4},
+        **extra,
+    )

@@ -16,7 +16,7 @@ from netnav.guide.texts import patient_texts
 from netnav.guide.write import render_guide
 from netnav.plan import plan_document
 from tests.guide_support import CASE_FILES, DATE, rendered, section_prose
-from tests.helpers import case_with, kb
+from tests.helpers import advanced_sstr_positive_si_net, case_with, kb
 from tests.readability import GRADE_LIMIT, fk_grade
 
 PROSE_SECTIONS = (
@@ -240,16 +240,7 @@ def test_follow_up_follows_the_plans_schedule() -> None:
 
 
 def test_declined_option_is_explained_as_the_patients_choice() -> None:
-    case = case_with(
-        site="small_intestine",
-        ki67=5,
-        differentiation="well",
-        metastases=["liver"],
-        functional_syndrome="none",
-        disease_course="progressive",
-        sstr_imaging={"modality": "ga68_dotatate_pet", "krenning_min": 3, "krenning_max": 4},
-        preferences={"declines": ["everolimus"]},
-    )
+    case = advanced_sstr_positive_si_net(preferences={"declines": ["everolimus"]})
     guide, plan = _guide(case)
     assert "everolimus" in {a["id"] for a in plan["avoid"]}
     avoid = guide.section("avoid")

@@ -9,7 +9,7 @@ import pytest
 
 from netnav.api import plan_result, recommend
 from tests.guide_support import CASE_FILES, load
-from tests.helpers import kb
+from tests.helpers import advanced_sstr_positive_si_net, kb
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
@@ -27,25 +27,8 @@ def test_treatment_schedule_only_with_that_treatment(path: Path) -> None:
 
 
 def test_declined_prrt_gets_no_prrt_schedule() -> None:
-    from tests.helpers import case_with
-
-    case = case_with(
-        site="small_intestine",
-        ki67=5,
-        differentiation="well",
-        metastases=["liver"],
-        functional_syndrome="none",
-        disease_course="progressive",
-        sstr_imaging={"modality": "ga68_dotatate_pet", "krenning_min": 3, "krenning_max": 4},
-        treatments=[
-            {
-                "therapy": "octreotide_lar",
-                "start": "2024-01",
-                "end": "2025-06",
-                "stop_reason": "progression",
-            }
-        ],
-        preferences={"declines": ["prrt_lu177_dotatate"]},
+    case = advanced_sstr_positive_si_net(
+        ssa_failed=True, preferences={"declines": ["prrt_lu177_dotatate"]}
     )
     plan = recommend(case)
     assert "prrt_lu177_dotatate" not in {o["id"] for o in plan["options"]}
