@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from netnav.errors import KnowledgeError
 from netnav.guide.facts import FACT_NAMES, PLACEHOLDERS
@@ -28,7 +28,7 @@ from netnav.guide.texts_schema import (
     PatientRule,
     PatientSurveillance,
 )
-from netnav.knowledge.load import DATA_DIR, Knowledge, _load_yaml
+from netnav.knowledge.load import DATA_DIR, Knowledge, M, _load_yaml, _read, _unique, _validate
 from netnav.vocabulary import OPTION_IDS
 
 __all__ = ["PATIENT_DIR", "PatientTexts", "available_languages", "load_texts", "patient_texts"]
@@ -70,29 +70,9 @@ def available_languages() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in PATIENT_DIR.iterdir() if (p / "guide.yaml").exists()))
 
 
-def _models(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
-    doc = _load_yaml(path)
-    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
-        raise KnowledgeError(path.name, "-", f"expected a top-level list under {key!r}")
-    out = []
-    for i, raw in enumerate(doc[key]):
-        try:
-            out.append(model.model_validate(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            name = raw.get("id", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
-            raise KnowledgeError(path.name, str(name), f"{where}: {first['msg']}") from None
-    return out
-
-
-def _by_id(items: Iterable[Any], file: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if item.id in out:
-            raise KnowledgeError(file, item.id, "id appears twice")
-        out[item.id] = item
-    return out
+def _models(path: Path, key: str, model: type[M]) -> list[M]:
+    """The entries under ``key`` of ``path``, validated (the knowledge loader's readers)."""
+    return _validate(model, _read(path, key), path.name)
 
 
 def _check_placeholders(text: str, file: str, entry: str) -> None:
@@ -138,8 +118,10 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
     folder = root / language
     if not (folder / "guide.yaml").exists():
         raise KnowledgeError(f"patient/{language}", "-", "no patient texts for this language")
-    options = _by_id(_models(folder / "options.yaml", "options", PatientOption), "options.yaml")
-    rules = _by_id(_models(folder / "rules.yaml", "rules", PatientRule), "rules.yaml")
+    options = _unique(
+        _models(folder / "options.yaml", "options", PatientOption), "id", "options.yaml"
+    )
+    rules = _unique(_models(folder / "rules.yaml", "rules", PatientRule), "id", "rules.yaml")
     for oid in OPTION_IDS:
         if oid not in options:
             raise KnowledgeError("options.yaml", oid, "no patient text for this option")
@@ -152,8 +134,9 @@ def load_texts(language: str, kb: Knowledge, root: Path = PATIENT_DIR) -> Patien
     for rid in sorted(set(rules) - rule_ids):
         raise KnowledgeError("rules.yaml", rid, "not a decision rule of the knowledge base")
     avoid = _load_avoid(folder / "avoid.yaml", kb)
-    surveillance = _by_id(
+    surveillance = _unique(
         _models(folder / "surveillance.yaml", "surveillance", PatientSurveillance),
+        "id",
         "surveillance.yaml",
     )
     for sid in sorted(set(kb.surveillance) - set(surveillance)):
