@@ -393,6 +393,65 @@ def knowledge_show(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Anything but loopback needs NETNAV_API_TOKENS."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL of the plan store (default: NETNAV_DATABASE_URL, else "
+            "sqlite:///~/.local/share/netnav/netnav.db)",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes")] = 1,
+) -> None:
+    """Run the web application and the /v1 JSON API (FastAPI on uvicorn).
+
+    Pages: / (start), /plans/new (case form), /plans (saved plans); API documentation at
+    /docs. Every plan is saved with its case, knowledge version and time.
+    """
+    import logging
+
+    import uvicorn
+
+    from netnav.web.config import ServerConfig
+
+    env = dict(os.environ)
+    if database_url:
+        env["NETNAV_DATABASE_URL"] = database_url
+    config = ServerConfig.from_env(host, env)  # refuses an open API off loopback
+    if workers > 1 and not env.get("NETNAV_SECRET_KEY"):
+        raise _fail("--workers above 1 needs NETNAV_SECRET_KEY (shared by the workers' forms)")
+    from netnav.web.store import PlanStore
+
+    PlanStore(config.database_url).close()  # migrate once, and fail here if unreachable
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    shown = config.database_url.split("@")[-1] if "@" in config.database_url else config.database_url
+    typer.echo(f"netnav: plans are saved in {shown}", err=True)
+    typer.echo(f"netnav: open http://{host if ':' not in host else f'[{host}]'}:{port}/", err=True)
+    os.environ["NETNAV_DATABASE_URL"] = config.database_url
+    os.environ["NETNAV_SECRET_KEY"] = config.secret_key
+    os.environ["NETNAV_SERVE_HOST"] = host
+    uvicorn.run(
+        "netnav.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # netnav logs routes and plan ids itself; never query strings
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the netnav and knowledge-base versions."""
     _print_version(True)

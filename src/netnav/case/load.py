@@ -38,6 +38,7 @@ __all__ = [
     "case_from_mapping",
     "load_case_file",
     "parse_case",
+    "parse_case_document",
 ]
 
 MAX_DOCUMENT_BYTES: Final = 1_048_576
@@ -59,6 +60,20 @@ def parse_case(data: str | bytes) -> Case:
     Raises :class:`CaseError` listing every problem found.
     """
     return _validate(_decode_json(data), wrapper_allowed=False)
+
+
+def parse_case_document(data: str | bytes) -> tuple[Case, dict[str, Any]]:
+    """Parse a JSON case document, or a wrapper ``{"case": {...}, ...}`` (as
+    :func:`load_case_file` accepts), into the :class:`Case` and the case's own JSON object.
+
+    The object is the case as given (the inner case of a wrapper), for storing it unchanged.
+    Raises :class:`CaseError` listing every problem found.
+    """
+    obj = _decode_json(data)
+    case = _validate(obj, wrapper_allowed=True)
+    inner = obj["case"] if _is_wrapper(obj) else obj
+    assert isinstance(inner, dict)  # _validate refuses anything else
+    return case, inner
 
 
 def case_from_mapping(obj: object) -> Case:

@@ -1,0 +1,317 @@
+"""The JSON API, ``/v1``: plan a case (saved), read a saved plan, explain an option, read a
+rule of the knowledge base and the case format's JSON Schema.
+
+Bodies are read as bytes and parsed by netnav's own case loader, so a refused case gets the
+same messages as ``netnav validate`` (RFC 9457 problem details, one entry per problem).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from netnav.api import explain
+from netnav.case.load import case_from_mapping, parse_case_document
+from netnav.errors import CaseError, UnknownOptionError
+from netnav.web.openapi import json_body, problem_responses, ref
+from netnav.web.problems import problem_response, problems_from_case
+from netnav.web.security import bearer_token_guard, mark_plan
+from netnav.web.service import WebContext, plan_and_save, rerun
+from netnav.web.store import SavedPlan
+
+__all__ = ["api_router", "saved_plan_json"]
+
+JSON_TYPES = ("application/json",)
+
+
+def saved_plan_json(
+    saved: SavedPlan, *, with_plan: bool = True, with_case: bool = False
+) -> dict[str, Any]:
+    """The API's view of a saved plan (schemas ``SavedPlan``/``SavedPlanSummary``)."""
+    out: dict[str, Any] = {
+        "id": saved.id,
+        "url": f"/v1/plans/{saved.id}",
+        "page": f"/plans/{saved.id}",
+        "case_id": saved.case_id,
+        "knowledge_version": saved.knowledge_version,
+        "netnav_version": saved.netnav_version,
+        "created_at": saved.created_at.isoformat(),
+        "previous_plan_id": saved.previous_plan_id,
+    }
+    if with_plan:
+        out["plan"] = saved.plan
+    if with_case:
+        out["case"] = saved.case
+    return out
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _unsupported(request: Request) -> JSONResponse:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip() or "none"
+    return problem_response(
+        "unsupported-media-type",
+        f"content type {media[:80]!r} is not accepted; send application/json",
+    )
+
+
+def _case_refused(error: CaseError, body: bytes | str, prefix: str = "") -> JSONResponse:
+    """400 when the body is not JSON at all, else 422 with every problem of the case."""
+    errors = problems_from_case(error.problems, prefix)
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return problem_response(
+            "malformed-request", "; ".join(e.detail for e in errors), errors=errors
+        )
+    count = len(errors)
+    return problem_response(
+        "invalid-case",
+        f"{count} problem{'s' if count != 1 else ''} with the case: "
+        + "; ".join(e.detail for e in errors[:3])
+        + ("; …" if count > 3 else ""),
+        errors=errors,
+    )
+
+
+def _unavailable() -> JSONResponse:
+    return problem_response("unavailable", "the plan database did not answer; nothing was saved")
+
+
+def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) -> APIRouter:
+    """The ``/v1`` routes bound to ``ctx``; every route checks the bearer token if required."""
+    router = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(bearer_token_guard(tokens, require_token))],
+        responses=problem_responses(401),
+    )
+
+    @router.post(
+        "/plans",
+        status_code=201,
+        summary="Plan a case and save the plan",
+        description="Send a case (netnav-case/1, or a wrapper document with the case under "
+        "`case`). The plan is saved with the case, the knowledge version and the time; the "
+        "answer carries its id and `Location`.",
+        openapi_extra=json_body("Case", "the case (netnav-case/1)"),
+        responses={
+            201: {
+                "description": "The plan, saved",
+                "content": {"application/json": {"schema": ref("SavedPlan")}},
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            **problem_responses(400, 413, 415, 422, 503),
+        },
+        response_class=JSONResponse,
+    )
+    async def create_plan(request: Request) -> JSONResponse:
+        if not _is_json(request):
+            return _unsupported(request)
+        body = await request.body()
+        try:
+            case, case_doc = parse_case_document(body)
+        except CaseError as error:
+            return _case_refused(error, body)
+        try:
+            saved = await run_in_threadpool(plan_and_save, ctx, case, case_doc)
+        except SQLAlchemyError:
+            return _unavailable()
+        mark_plan(request, saved.id)
+        return JSONResponse(
+            saved_plan_json(saved), status_code=201, headers={"Location": f"/v1/plans/{saved.id}"}
+        )
+
+    @router.get(
+        "/plans",
+        summary="Saved plans, newest first",
+        responses={
+            200: {
+                "description": "A page of saved plans (without the plan documents)",
+                "content": {"application/json": {"schema": ref("PlanList")}},
+            },
+            **problem_responses(422, 503),
+        },
+        response_class=JSONResponse,
+    )
+    async def list_plans(
+        case_id: Annotated[
+            str | None, Query(max_length=200, description="keep plans whose case id contains this")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> JSONResponse:
+        try:
+            plans, total = await run_in_threadpool(
+                ctx.store.list, case_id, limit=limit, offset=offset
+            )
+        except SQLAlchemyError:
+            return _unavailable()
+        return JSONResponse(
+            {"total": total, "plans": [saved_plan_json(p, with_plan=False) for p in plans]}
+        )
+
+    @router.get(
+        "/plans/{plan_id}",
+        summary="A saved plan, with its case",
+        responses={
+            200: {
+                "description": "The saved plan exactly as given, with its case",
+                "content": {"application/json": {"schema": ref("SavedPlanWithCase")}},
+            },
+            **problem_responses(404, 503),
+        },
+        response_class=JSONResponse,
+    )
+    async def get_plan(plan_id: str, request: Request) -> JSONResponse:
+        try:
+            saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        except SQLAlchemyError:
+            return _unavailable()
+        if saved is None:
+            return problem_response("not-found", "no saved plan has this id")
+        mark_plan(request, saved.id)
+        return JSONResponse(saved_plan_json(saved, with_case=True))
+
+    @router.post(
+        "/plans/{plan_id}/rerun",
+        summary="Re-plan a saved case under the knowledge now in force",
+        description="Under the same knowledge version the saved plan is returned (200); under "
+        "a newer one a new plan is saved that points back to it (201).",
+        responses={
+            200: {
+                "description": "Same knowledge version: the saved plan",
+                "content": {"application/json": {"schema": ref("SavedPlan")}},
+            },
+            201: {
+                "description": "A new plan under the current knowledge version",
+                "content": {"application/json": {"schema": ref("SavedPlan")}},
+            },
+            **problem_responses(404, 422, 503),
+        },
+        response_class=JSONResponse,
+    )
+    async def rerun_plan(plan_id: str, request: Request) -> JSONResponse:
+        try:
+            saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+            if saved is None:
+                return problem_response("not-found", "no saved plan has this id")
+            outcome = await run_in_threadpool(rerun, ctx, saved)
+        except SQLAlchemyError:
+            return _unavailable()
+        except CaseError as error:
+            return problem_response(
+                "invalid-case",
+                "the saved case is not valid under this netnav version",
+                errors=problems_from_case(error.problems),
+            )
+        mark_plan(request, outcome.plan.id)
+        return JSONResponse(
+            saved_plan_json(outcome.plan),
+            status_code=201 if outcome.created else 200,
+            headers={"Location": f"/v1/plans/{outcome.plan.id}"},
+        )
+
+    @router.post(
+        "/explain",
+        summary="Why an option is or is not in the plan: the verdict tree",
+        openapi_extra=json_body("ExplainRequest", "a case and an option id"),
+        responses={
+            200: {
+                "description": "The option's status and verdict tree",
+                "content": {"application/json": {"schema": ref("Explanation")}},
+            },
+            **problem_responses(400, 413, 415, 422),
+        },
+        response_class=JSONResponse,
+    )
+    async def explain_option(request: Request) -> JSONResponse:
+        if not _is_json(request):
+            return _unsupported(request)
+        body = await request.body()
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            return problem_response("malformed-request", f"the body is not valid JSON: {exc}")
+        problems: list[Any] = []
+        if not isinstance(document, dict):
+            return problem_response(
+                "invalid-request", 'the body must be a JSON object {"case": {...}, "option": "id"}'
+            )
+        option = document.get("option")
+        if not isinstance(option, str):
+            problems.append(("option", "an option id is required", option, "an option id"))
+        if "case" not in document:
+            problems.append(("case", "the case is required", None, "a netnav-case/1 object"))
+        extra = sorted(set(document) - {"case", "option"})
+        for key in extra:
+            problems.append((key, "unknown field", None, "case, option"))
+        if problems:
+            from netnav.errors import CaseProblem
+
+            fields = problems_from_case([CaseProblem(*p) for p in problems])
+            return problem_response(
+                "invalid-request", "; ".join(f.detail for f in fields), errors=fields
+            )
+        try:
+            # Re-encode the inner case so the loader's own checks (non-finite numbers) apply.
+            case = case_from_mapping(json.loads(json.dumps(document["case"], allow_nan=True)))
+        except CaseError as error:
+            return _case_refused(error, body, prefix="case")
+        except ValueError:
+            return problem_response("invalid-request", "the case holds a number JSON cannot carry")
+        try:
+            result = await run_in_threadpool(explain, case, option, ctx.knowledge)
+        except UnknownOptionError as error:
+            from netnav.errors import CaseProblem
+
+            fields = problems_from_case([CaseProblem("option", str(error), option)])
+            return problem_response("unknown-option", str(error), errors=fields)
+        return JSONResponse(result)
+
+    @router.get(
+        "/knowledge/rules/{rule_id}",
+        summary="One rule of the knowledge base",
+        responses={
+            200: {
+                "description": "The rule as the knowledge base holds it",
+                "content": {"application/json": {"schema": ref("KnowledgeRule")}},
+            },
+            **problem_responses(404),
+        },
+        response_class=JSONResponse,
+    )
+    async def knowledge_rule(rule_id: str) -> JSONResponse:
+        wanted = rule_id.lower()
+        for r in ctx.knowledge.rules:
+            if r.spec.id.lower() == wanted:
+                return JSONResponse(
+                    {
+                        "id": r.spec.id,
+                        "knowledge_version": ctx.knowledge.version,
+                        "file": r.file,
+                        "rule": r.spec.model_dump(mode="json", exclude_defaults=True),
+                    }
+                )
+        return problem_response("not-found", "no rule of the knowledge base has this id")
+
+    @router.get(
+        "/schema/case",
+        summary="The JSON Schema of the case format (netnav-case/1)",
+        responses={200: {"description": "JSON Schema (draft 2020-12)"}},
+        response_class=JSONResponse,
+    )
+    async def case_schema() -> JSONResponse:
+        from importlib import resources
+
+        text = resources.files("netnav.case").joinpath("case.schema.json").read_text("utf-8")
+        return JSONResponse(json.loads(text), media_type="application/schema+json")
+
+    return router

@@ -1,0 +1,279 @@
+"""The netnav web application: HTML pages for clinicians and patients, and the ``/v1`` API.
+
+``create_app(config)`` builds it; ``netnav serve`` runs it on uvicorn. Middleware, outermost
+first: access log (route and plan id, never case data), security headers, the 1 MB body limit
+(413), CSRF tokens on form posts (double-submit cookie, asgi-csrf).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from netnav import __version__
+from netnav.knowledge.load import Knowledge, default_knowledge
+from netnav.web.api_v1 import api_router
+from netnav.web.config import ServerConfig
+from netnav.web.openapi import component_schemas, problem_responses, ref
+from netnav.web.pages import page_router, render_error_page
+from netnav.web.problems import PROBLEM_TYPES, ProblemField, problem_response
+from netnav.web.security import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TokenRequired,
+)
+from netnav.web.service import WebContext
+from netnav.web.store import PlanStore, utc_now
+
+__all__ = ["FORM_PATHS", "create_app"]
+
+log = logging.getLogger("netnav.web")
+
+# Form posts that must carry a CSRF token even when the browser sent no cookie.
+FORM_PATHS = frozenset({"/plans", "/plans/rerun"})
+
+API_DESCRIPTION = """\
+Plan a neuroendocrine-neoplasm case (netnav-case/1) and get the ranked, explained,
+evidence-cited plan (netnav-plan/1). Every plan is saved with its case, the knowledge version
+that decided it and the time. Decision support for clinicians, not a prescription.
+
+Errors are RFC 9457 problem details (`application/problem+json`); an invalid case lists every
+problem with its field path, the value given and what is allowed. Request bodies are limited
+to 1 MB (413). Off loopback, every `/v1` request needs `Authorization: Bearer <token>`.
+"""
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/v1/") or path == "/v1" or path == "/healthz"
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    knowledge: Knowledge | None = None,
+    store: PlanStore | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The ASGI application.
+
+    ``knowledge`` defaults to the packaged knowledge base; ``store`` to a :class:`PlanStore`
+    on ``config.database_url`` (migrated to the newest schema on start). Raises
+    :class:`~netnav.web.config.ServerConfigError` when the database cannot be opened.
+    """
+    kb = knowledge or default_knowledge()
+    plan_store = store or PlanStore(config.database_url, clock=clock)
+    ctx = WebContext(kb, plan_store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if store is None:  # a store passed in belongs to the caller
+            plan_store.close()
+
+    app = FastAPI(
+        title="netnav",
+        version=__version__,
+        summary="NET Navigator: explained, evidence-cited management plans for "
+        "neuroendocrine neoplasms",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.netnav = ctx
+    app.include_router(api_router(ctx, config.api_tokens, config.require_api_token))
+    app.include_router(page_router(ctx))
+    app.mount(
+        "/static",
+        StaticFiles(packages=[("netnav.web", "static")]),
+        name="static",
+    )
+
+    @app.get(
+        "/healthz",
+        summary="Liveness and the versions in force",
+        responses={
+            200: {
+                "description": "Ready",
+                "content": {"application/json": {"schema": ref("Health")}},
+            },
+            503: {
+                "description": "The plan store does not answer",
+                "content": {"application/json": {"schema": ref("Health")}},
+            },
+        },
+        response_class=JSONResponse,
+    )
+    async def healthz() -> JSONResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        db_ok = await run_in_threadpool(plan_store.ping)
+        body = {
+            "status": "ok" if db_ok else "unavailable",
+            "netnav_version": __version__,
+            "knowledge_version": kb.version,
+            "database": "ok" if db_ok else "unavailable",
+        }
+        return JSONResponse(body, status_code=200 if db_ok else 503)
+
+    _install_error_handlers(app)
+    _install_openapi(app)
+
+    async def csrf_failed(scope: Scope, send: Send, _message_id: Any) -> None:
+        html = render_error_page(
+            403,
+            "The form has expired",
+            "This page was open too long, or cookies are blocked, so the form could not be "
+            "checked. Nothing was saved. Go back, reload the page and send the form again.",
+        )
+        response = HTMLResponse(html, status_code=403)
+
+        async def no_body() -> dict[str, Any]:  # the body was read by the CSRF check
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await response(scope, no_body, send)
+
+    app.add_middleware(
+        asgi_csrf,
+        signing_secret=config.secret_key,
+        always_protect=FORM_PATHS,
+        skip_if_scope=lambda scope: _is_api(scope["path"]),
+        cookie_samesite="Strict",
+        send_csrf_failed=csrf_failed,
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TokenRequired)
+    async def token_required(_request: Request, _exc: TokenRequired) -> Response:
+        return problem_response(
+            "unauthorized",
+            "send Authorization: Bearer <token> with one of the server's API tokens",
+            headers={"WWW-Authenticate": 'Bearer realm="netnav"'},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+            path = ".".join(loc)
+            fields.append(
+                ProblemField(
+                    path=path,
+                    message=str(err.get("msg", "invalid")),
+                    value=None,
+                    allowed=_allowed(err),
+                    detail=f"{path}: {err.get('msg', 'invalid')}",
+                )
+            )
+        if not _is_api(request.url.path):
+            return HTMLResponse(
+                render_error_page(422, "That request is not valid", fields[0].detail),
+                status_code=422,
+            )
+        return problem_response(
+            "invalid-request", "; ".join(f.detail for f in fields), errors=fields
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request.url.path):
+            if exc.status_code == 404:
+                return problem_response("not-found", "no such resource in this API")
+            if exc.status_code == 405:
+                return JSONResponse(
+                    {
+                        "type": "about:blank",
+                        "title": "Method not allowed",
+                        "status": 405,
+                        "detail": "this resource does not accept that method",
+                    },
+                    status_code=405,
+                    media_type="application/problem+json",
+                    headers=dict(exc.headers or {}),
+                )
+        title = {404: "Page not found", 405: "Not allowed"}.get(exc.status_code, "Error")
+        text = {
+            404: "There is no page or saved plan at this address.",
+            405: "This address does not accept that kind of request.",
+        }.get(exc.status_code, str(exc.detail))
+        return HTMLResponse(
+            render_error_page(exc.status_code, title, text),
+            status_code=exc.status_code,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # The exception type and route only: a message or traceback could quote the case.
+        log.error("internal error %s on %s %s", type(exc).__name__, request.method,
+                  getattr(request.scope.get("route"), "path", "?"))
+        if _is_api(request.url.path):
+            return problem_response("internal-error", "netnav failed; nothing was saved")
+        return HTMLResponse(
+            render_error_page(
+                500, "Something went wrong", "netnav failed on this request; nothing was saved."
+            ),
+            status_code=500,
+        )
+
+
+def _allowed(err: Any) -> str:
+    ctx = err.get("ctx") or {}
+    parts = [f"{k.replace('_', ' ')} {v}" for k, v in sorted(ctx.items()) if k != "error"]
+    return ", ".join(parts)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=[r for r in app.routes if _documented(r)],
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(component_schemas())
+        # FastAPI's own 422 model does not describe our problem details: replace it.
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.get("responses", {})
+                if "422" in responses and "HTTPValidationError" in str(responses["422"]):
+                    responses["422"] = problem_responses(422)[422]
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        schema["info"]["x-problem-types"] = {
+            slug: {"status": p.status, "title": p.title} for slug, p in PROBLEM_TYPES.items()
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _documented(route: Any) -> bool:
+    path = getattr(route, "path", "")
+    return _is_api(path)
+
+

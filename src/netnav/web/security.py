@@ -1,0 +1,235 @@
+"""Request limits, security headers, bearer tokens and the access log of the web app.
+
+* :class:`BodyLimitMiddleware`: bodies over the limit get 413 before the app reads them
+  (by ``Content-Length``, or while streaming when it is absent or wrong).
+* :class:`SecurityHeadersMiddleware`: CSP without any script (``script-src 'none'``),
+  ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, no referrer.
+* :class:`AccessLogMiddleware`: one log line per request with the method, the route (not the
+  query string, which may hold a case id), status and time; never a body.
+* :func:`bearer_token_guard`: the ``/v1`` dependency that checks ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netnav.web.problems import problem_response
+
+__all__ = [
+    "AccessLogMiddleware",
+    "BodyLimitMiddleware",
+    "SecurityHeadersMiddleware",
+    "TokenRequired",
+    "bearer_token_guard",
+]
+
+log = logging.getLogger("netnav.web")
+
+# Pages: styles from our own stylesheet only, no scripts at all, forms post to us only.
+PAGE_CSP: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; script-src 'none'"
+)
+# The patient guide is one self-contained document with its own <style> and inline SVG; it
+# carries no script, and none may run.
+GUIDE_CSP: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; script-src 'none'"
+)
+# The interactive API documentation (/docs) loads Swagger UI from the package's CDN and runs
+# its script; it is the one page allowed a script, from that origin only.
+DOCS_CSP: Final = (
+    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Answer 413 (problem details) to a request body over ``limit`` bytes."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.limit
+            except ValueError:
+                too_large = False  # the server itself refuses a malformed length
+            if too_large:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:  # pragma: no cover - the app answered before reading the body
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            "body-too-large",
+            f"the request body is over {self.limit:,} bytes; nothing was read or saved",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers to every response (CSP chosen by the page kind)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                csp = PAGE_CSP
+                if path.endswith("/guide") or path.endswith("/guide.html"):
+                    csp = GUIDE_CSP
+                elif path in ("/docs", "/redoc"):
+                    csp = DOCS_CSP
+                extra = {
+                    b"content-security-policy": csp.encode(),
+                    b"x-content-type-options": b"nosniff",
+                    b"x-frame-options": b"DENY",
+                    b"referrer-policy": b"no-referrer",
+                    b"cross-origin-opener-policy": b"same-origin",
+                    b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
+                }
+                for name, value in extra.items():
+                    if name not in names:
+                        headers.append((name, value))
+                if b"cache-control" not in names:
+                    # Plans are patient data: no shared caches, no back-forward copies.
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class AccessLogMiddleware:
+    """Log ``METHOD route status ms`` for each request: no query string, body or token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            # The matched route's template (/v1/plans/{plan_id}) when there is one; else the
+            # path, which for netnav's own URLs holds at most a plan id.
+            where = getattr(route, "path", None) or scope.get("path", "")
+            plan_id = scope.get("path_params", {}).get("plan_id") or scope.get("state", {}).get(
+                "plan_id"
+            )
+            log.info(
+                "%s %s %d %.1f ms%s",
+                scope.get("method", ""),
+                where,
+                status,
+                (time.perf_counter() - start) * 1000,
+                f" plan={plan_id}" if plan_id else "",
+            )
+
+
+class TokenRequired(Exception):
+    """Raised by :func:`bearer_token_guard`; answered with 401 problem details."""
+
+
+def bearer_token_guard(
+    tokens: tuple[str, ...], required: bool
+) -> Callable[[Request], Awaitable[None]]:
+    """A FastAPI dependency: when ``required``, the request must carry one of ``tokens``.
+
+    Tokens are compared in constant time; a wrong or missing token raises
+    :class:`TokenRequired` (401 with ``WWW-Authenticate: Bearer``).
+    """
+    encoded = tuple(t.encode() for t in tokens)
+
+    async def guard(request: Request) -> None:
+        if not required:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise TokenRequired
+        candidate = given.strip().encode()
+        # Compare with every token (no early exit) so timing says nothing about which matched.
+        matched = False
+        for token in encoded:
+            matched |= secrets.compare_digest(candidate, token)
+        if not matched:
+            raise TokenRequired
+
+    return guard
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def mark_plan(request: Request, plan_id: str) -> None:
+    """Record the plan id of a request for the access log."""
+    state: MutableMapping[str, Any] = request.scope.setdefault("state", {})
+    state["plan_id"] = plan_id
