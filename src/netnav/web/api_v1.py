@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from netnav.api import explain
 from netnav.case.load import case_from_mapping, parse_case_document
-from netnav.errors import CaseError, UnknownOptionError
+from netnav.errors import CaseError, CaseProblem, UnknownOptionError
 from netnav.web.openapi import json_body, problem_responses, ref
 from netnav.web.problems import problem_response, problems_from_case
 from netnav.web.security import bearer_token_guard, mark_plan
@@ -150,7 +150,7 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
     ) -> JSONResponse:
         try:
             plans, total = await run_in_threadpool(
-                ctx.store.list, case_id, limit=limit, offset=offset
+                ctx.store.search, case_id, limit=limit, offset=offset
             )
         except SQLAlchemyError:
             return _unavailable()
@@ -254,8 +254,6 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         for key in extra:
             problems.append((key, "unknown field", None, "case, option"))
         if problems:
-            from netnav.errors import CaseProblem
-
             fields = problems_from_case([CaseProblem(*p) for p in problems])
             return problem_response(
                 "invalid-request", "; ".join(f.detail for f in fields), errors=fields
@@ -267,11 +265,10 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
             return _case_refused(error, body, prefix="case")
         except ValueError:
             return problem_response("invalid-request", "the case holds a number JSON cannot carry")
+        assert isinstance(option, str)  # checked above
         try:
             result = await run_in_threadpool(explain, case, option, ctx.knowledge)
         except UnknownOptionError as error:
-            from netnav.errors import CaseProblem
-
             fields = problems_from_case([CaseProblem("option", str(error), option)])
             return problem_response("unknown-option", str(error), errors=fields)
         return JSONResponse(result)

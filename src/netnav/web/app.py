@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from netnav import __version__
 from netnav.knowledge.load import Knowledge, default_knowledge
@@ -224,8 +224,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         # The exception type and route only: a message or traceback could quote the case.
-        log.error("internal error %s on %s %s", type(exc).__name__, request.method,
-                  getattr(request.scope.get("route"), "path", "?"))
+        log.error(
+            "internal error %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            getattr(request.scope.get("route"), "path", "?"),
+        )
         if _is_api(request.url.path):
             return problem_response("internal-error", "netnav failed; nothing was saved")
         return HTMLResponse(
@@ -275,5 +279,3 @@ def _install_openapi(app: FastAPI) -> None:
 def _documented(route: Any) -> bool:
     path = getattr(route, "path", "")
     return _is_api(path)
-
-

@@ -59,7 +59,9 @@ def plan_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[PlanCha
         if oid not in before:
             changes.append(
                 PlanChange(
-                    "option_added", oid, f"{name}: new in the plan at rank {o['rank']} ({o['tier']})"
+                    "option_added",
+                    oid,
+                    f"{name}: new in the plan at rank {o['rank']} ({o['tier']})",
                 )
             )
             continue
@@ -117,7 +119,9 @@ def plan_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[PlanCha
     if old.get("at_progression") != new.get("at_progression"):
         shown = ", ".join(new.get("at_progression_names") or new.get("at_progression") or [])
         changes.append(
-            PlanChange("at_progression", "at_progression", f"next lines at progression: {shown or 'none'}")
+            PlanChange(
+                "at_progression", "at_progression", f"next lines at progression: {shown or 'none'}"
+            )
         )
     if old.get("tests") != new.get("tests"):
         added = [t for t in new.get("tests", []) if t not in old.get("tests", [])]
@@ -127,5 +131,7 @@ def plan_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[PlanCha
             parts.append("added " + ", ".join(t.replace("_", " ") for t in added))
         if dropped:
             parts.append("dropped " + ", ".join(t.replace("_", " ") for t in dropped))
-        changes.append(PlanChange("tests", "tests", "tests to request: " + "; ".join(parts or ["reordered"])))
+        changes.append(
+            PlanChange("tests", "tests", "tests to request: " + "; ".join(parts or ["reordered"]))
+        )
     return changes

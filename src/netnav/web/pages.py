@@ -198,7 +198,7 @@ def page_router(ctx: WebContext) -> APIRouter:
     ) -> HTMLResponse:
         query = (q or "").strip() or None
         plans, total = await run_in_threadpool(
-            ctx.store.list, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            ctx.store.search, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
         pages = max(1, -(-total // PAGE_SIZE))
         return _html(
@@ -377,7 +377,9 @@ def page_router(ctx: WebContext) -> APIRouter:
     async def problem_type(slug: str) -> HTMLResponse:
         kind = PROBLEM_TYPES.get(slug)
         if kind is None:
-            return _html(render_error_page(404, "Unknown problem type", "No such problem type."), 404)
+            return _html(
+                render_error_page(404, "Unknown problem type", "No such problem type."), 404
+            )
         return _html(_render("problem.html.j2", kind=kind))
 
     return router

@@ -37,9 +37,7 @@ def plan_and_save(
 ) -> SavedPlan:
     """Plan ``case`` under the current knowledge and save case, plan and version."""
     plan = recommend(case, ctx.knowledge)
-    return ctx.store.save(
-        case_doc, plan, ctx.knowledge.version, previous_plan_id=previous_plan_id
-    )
+    return ctx.store.save(case_doc, plan, ctx.knowledge.version, previous_plan_id=previous_plan_id)
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ class PlanStore:
             row = session.get(SavedPlanRow, plan_id)
             return SavedPlan.from_row(row) if row is not None else None
 
-    def list(
+    def search(
         self, case_id: str | None = None, *, limit: int = PAGE_SIZE, offset: int = 0
     ) -> tuple[list[SavedPlan], int]:
         """Saved plans newest first, and how many match in all.
@@ -237,5 +237,3 @@ class PlanStore:
             return True
         except OperationalError:
             return False
-
-
