@@ -24,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from netnav import __version__
 from netnav.api import explain
 from netnav.case.load import case_from_mapping
-from netnav.errors import CaseError, CaseProblem
+from netnav.errors import CaseError
+from netnav.guide.settings import Settings, default_settings_path, load_settings
 from netnav.vocabulary import OPTION_IDS
 from netnav.web.diff import plan_changes
 from netnav.web.form import case_from_form, field_errors, form_layout, form_values
@@ -55,10 +56,34 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["words"] = lambda v: str(v).replace("_", " ")
+    env.filters["fact_value"] = _fact_value
     env.globals["disclaimer"] = DISCLAIMER
     env.globals["netnav_version"] = __version__
     env.globals["status_words"] = STATUS_WORDS
     return env
+
+
+# How the plan's coded values read on the page (display only; the plan keeps the codes).
+_VALUE_WORDS: Final = {
+    "g1": "G1",
+    "g2": "G2",
+    "g3": "G3",
+    "net": "NET",
+    "nec": "NEC",
+    "minen": "MiNEN",
+    "goblet_cell_adenocarcinoma": "goblet-cell adenocarcinoma",
+}
+
+
+def _fact_value(value: object) -> str:
+    if value is None:
+        return "unknown"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    text = str(value)
+    return _VALUE_WORDS.get(text, text.replace("_", " "))
 
 
 def _render(template: str, **context: Any) -> str:
@@ -124,6 +149,9 @@ def _option_names(ctx: WebContext) -> list[tuple[str, str]]:
 def page_router(ctx: WebContext) -> APIRouter:
     """The HTML routes bound to ``ctx`` (not in the OpenAPI document)."""
     router = APIRouter(include_in_schema=False)
+    # The clinic details printed in guides: read once, so a broken settings file stops the
+    # server at start (SettingsError names the file and field) instead of failing a request.
+    guide_settings = load_settings(default_settings_path())
 
     def form_page(
         request: Request,
@@ -333,7 +361,9 @@ def page_router(ctx: WebContext) -> APIRouter:
                 ),
                 409,
             )
-        name, data = await run_in_threadpool(_render_guide, ctx, saved, output, audience)
+        name, data = await run_in_threadpool(
+            _render_guide, ctx, saved, output, audience, guide_settings
+        )
         if output == "pdf":
             return Response(
                 data,
@@ -386,9 +416,9 @@ def page_router(ctx: WebContext) -> APIRouter:
 
 
 def _render_guide(
-    ctx: WebContext, saved: SavedPlan, output: str, audience: str
+    ctx: WebContext, saved: SavedPlan, output: str, audience: str, settings: Settings
 ) -> tuple[str, bytes]:
-    from netnav.guide.settings import default_settings_path, load_settings
+    # Imported here: WeasyPrint and matplotlib are heavy and only the guide needs them.
     from netnav.guide.write import render_guide
 
     case = case_from_mapping(saved.case)
@@ -396,7 +426,7 @@ def _render_guide(
         case,
         audience="patient" if audience == "patient" else "clinician",
         output="pdf" if output == "pdf" else "html",
-        settings=load_settings(default_settings_path()),
+        settings=settings,
         prepared_on=saved.created_at.date().isoformat(),
         kb=ctx.knowledge,
     )
@@ -412,7 +442,3 @@ def _disagreements(plan: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     for d in plan.get("disagreements", []):
         grouped.setdefault(d.get("option", ""), []).append(d.get("positions", ""))
     return [(names.get(k, k.replace("_", " ")), v) for k, v in grouped.items()]
-
-
-def problems_text(problems: Sequence[CaseProblem]) -> str:
-    return "; ".join(p.describe() for p in problems)
