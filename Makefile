@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_DEPS := $(VENV)/.test-deps
 EXAMPLE := examples/EX27-small-intestine-multifocal-g1.json
 GUIDE_DIR := out
 
-.PHONY: setup run test lint typecheck check bench vignettes golden clean
+.PHONY: setup test-deps run test lint typecheck check bench vignettes golden clean
 
 setup: $(STAMP)
 
@@ -20,6 +21,14 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 	$(BIN)/python -m compileall -q src >/dev/null
 	@touch $(STAMP)
 
+# Test-only system packages (chromium for the browser test, PostgreSQL for the database
+# tests); `make run` and `make setup` do not need them.
+test-deps: $(TEST_DEPS)
+
+$(TEST_DEPS): scripts/install-test-deps | $(STAMP)
+	./scripts/install-test-deps
+	@touch $(TEST_DEPS)
+
 run: $(STAMP)
 	$(BIN)/netnav recommend $(EXAMPLE)
 	$(BIN)/netnav guide $(EXAMPLE) --out $(GUIDE_DIR) --settings examples/settings.toml
@@ -31,7 +40,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
+test: $(STAMP) $(TEST_DEPS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -7,3 +7,6 @@ import tempfile
 
 _CACHE = tempfile.mkdtemp(prefix="netnav-test-cache-")
 os.environ["NETNAV_CACHE_DIR"] = _CACHE
+
+# Session fixtures for the external services (private PostgreSQL cluster, Debian's chromium).
+from tests.services import chromium_path, postgres_url  # noqa: E402, F401
