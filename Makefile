@@ -1,4 +1,5 @@
-# netnav — quick start: `make run` (set up and plan the bundled example), `make test` (every test).
+# netnav — quick start: `make run` (set up and plan the bundled example), `make test` (every test),
+# `make serve` (the web application on http://127.0.0.1:8000/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ TEST_DEPS := $(VENV)/.test-deps
 EXAMPLE := examples/EX27-small-intestine-multifocal-g1.json
 GUIDE_DIR := out
 
-.PHONY: setup test-deps run test lint typecheck check bench vignettes golden clean
+.PHONY: serve setup test-deps run test lint typecheck check bench vignettes golden clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,11 @@ $(TEST_DEPS): scripts/install-test-deps | $(STAMP)
 run: $(STAMP)
 	$(BIN)/netnav recommend $(EXAMPLE)
 	$(BIN)/netnav guide $(EXAMPLE) --out $(GUIDE_DIR) --settings examples/settings.toml
+
+# The web application and JSON API on http://127.0.0.1:8000/ (plans saved in
+# ~/.local/share/netnav/netnav.db unless NETNAV_DATABASE_URL says otherwise).
+serve: $(STAMP)
+	$(BIN)/netnav serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
