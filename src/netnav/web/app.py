@@ -90,7 +90,7 @@ def create_app(
         "neuroendocrine neoplasms",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs is netnav's own page (no third-party script)
         redoc_url=None,
     )
     app.state.netnav = ctx
@@ -255,7 +255,7 @@ def _install_openapi(app: FastAPI) -> None:
             version=app.version,
             summary=app.summary,
             description=app.description,
-            routes=[r for r in app.routes if _documented(r)],
+            routes=app.routes,  # the pages' router is excluded from the schema
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(component_schemas())
@@ -274,8 +274,3 @@ def _install_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _documented(route: Any) -> bool:
-    path = getattr(route, "path", "")
-    return _is_api(path)

@@ -403,6 +403,41 @@ def page_router(ctx: WebContext) -> APIRouter:
             return _not_found()
         return form_page(request, form_values(saved.case), {})
 
+    @router.get("/docs", response_class=HTMLResponse)
+    async def api_docs(request: Request) -> HTMLResponse:
+        # A page made from the OpenAPI document itself: no third-party script (Swagger UI
+        # would load one from a CDN, which the pages' CSP forbids).
+        schema = request.app.openapi()
+        operations = []
+        for path, methods in schema.get("paths", {}).items():
+            for method, op in methods.items():
+                body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+                ref = str(body.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
+                operations.append(
+                    {
+                        "method": method.upper(),
+                        "path": path,
+                        "summary": op.get("summary", ""),
+                        "description": op.get("description", ""),
+                        "body": ref,
+                        "parameters": op.get("parameters", []),
+                        "responses": [
+                            (code, r.get("description", ""))
+                            for code, r in sorted(op.get("responses", {}).items())
+                        ],
+                    }
+                )
+        return _html(
+            _render(
+                "api_docs.html.j2",
+                info=schema["info"],
+                openapi_version=schema.get("openapi", ""),
+                operations=operations,
+                problem_types=PROBLEM_TYPES,
+                knowledge_version=ctx.knowledge.version,
+            )
+        )
+
     @router.get("/problems/{slug}", response_class=HTMLResponse)
     async def problem_type(slug: str) -> HTMLResponse:
         kind = PROBLEM_TYPES.get(slug)

@@ -43,13 +43,6 @@ GUIDE_CSP: Final = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
     "frame-ancestors 'none'; base-uri 'none'; script-src 'none'"
 )
-# The interactive API documentation (/docs) loads Swagger UI from the package's CDN and runs
-# its script; it is the one page allowed a script, from that origin only.
-DOCS_CSP: Final = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 class _BodyTooLarge(Exception):
@@ -129,8 +122,6 @@ class SecurityHeadersMiddleware:
                 csp = PAGE_CSP
                 if path.endswith("/guide") or path.endswith("/guide.html"):
                     csp = GUIDE_CSP
-                elif path in ("/docs", "/redoc"):
-                    csp = DOCS_CSP
                 extra = {
                     b"content-security-policy": csp.encode(),
                     b"x-content-type-options": b"nosniff",
