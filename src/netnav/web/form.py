@@ -608,7 +608,7 @@ def _number_text(value: float) -> str:
 # --- form -> case document ------------------------------------------------------------------
 
 
-def case_from_form(form: Mapping[str, str | Sequence[str]]) -> dict[str, Any]:
+def case_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
     """The case document (a ``netnav-case/1`` dict, not yet validated) of a posted form.
 
     ``form`` maps input names to the posted value, or to every value of a name posted several

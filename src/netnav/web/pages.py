@@ -206,15 +206,15 @@ def page_router(ctx: WebContext) -> APIRouter:
     @router.post("/plans", response_class=HTMLResponse)
     async def submit_case(request: Request) -> Response:
         form = await request.form()
-        data: dict[str, str | list[str]] = {}
-        for key in form:
-            items = [v for v in form.getlist(key) if isinstance(v, str)]
-            data[key] = items if len(items) > 1 else (items[0] if items else "")
+        document = case_from_form(form)
         try:
-            document = case_from_form(data)
             case = case_from_mapping(document)
         except CaseError as error:
-            return form_page(request, data, field_errors(error.problems), status=422)
+            # Re-filled from the document, not the raw post: empty rows were dropped and the
+            # rest renumbered, and the problems' paths refer to that numbering.
+            return form_page(
+                request, form_values(document), field_errors(error.problems), status=422
+            )
         saved = await run_in_threadpool(plan_and_save, ctx, case, document)
         mark_plan(request, saved.id)
         return RedirectResponse(f"/plans/{saved.id}", status_code=303)
