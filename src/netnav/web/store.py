@@ -51,8 +51,9 @@ def new_plan_id(now: datetime) -> str:
 
 
 def case_json(case_doc: Mapping[str, Any]) -> str:
-    """The stored text of a case document (sorted keys: one text for one case)."""
-    return json.dumps(case_doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    """The stored text of a case document: its keys in the order given, so the saved case
+    reads (and re-fills the form) as it was entered."""
+    return json.dumps(case_doc, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)
