@@ -5,7 +5,8 @@
 * :class:`SecurityHeadersMiddleware`: CSP without any script (``script-src 'none'``),
   ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, no referrer.
 * :class:`AccessLogMiddleware`: one log line per request with the method, the route (not the
-  query string, which may hold a case id), status and time; never a body.
+  query string, which may hold a case id), status and time; never a body. It also answers
+  an unexpected exception with 500 itself, logging only the exception's type.
 * :func:`bearer_token_guard`: the ``/v1`` dependency that checks ``Authorization: Bearer``.
 """
 
@@ -154,15 +155,25 @@ class AccessLogMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                started = True
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
+        except Exception as exc:
+            # Answer here and do not re-raise: the server would log the traceback, whose
+            # message can quote the case. Only the exception type is logged.
+            log.error("internal error %s", type(exc).__name__)
+            if started:
+                raise  # pragma: no cover - a response was under way; the server closes it
+            status = 500
+            await _internal_error(scope, receive, send)
         finally:
             route = scope.get("route")
             # The matched route's template (/v1/plans/{plan_id}) when there is one; else the
@@ -179,6 +190,24 @@ class AccessLogMiddleware:
                 (time.perf_counter() - start) * 1000,
                 f" plan={plan_id}" if plan_id else "",
             )
+
+
+async def _internal_error(scope: Scope, receive: Receive, send: Send) -> None:
+    path = str(scope.get("path", ""))
+    if path.startswith("/v1") or path == "/healthz":
+        response: Any = problem_response("internal-error", "netnav failed; nothing was saved")
+    else:
+        from starlette.responses import HTMLResponse
+
+        from netnav.web.pages import render_error_page
+
+        response = HTMLResponse(
+            render_error_page(
+                500, "Something went wrong", "netnav failed on this request; nothing was saved."
+            ),
+            status_code=500,
+        )
+    await response(scope, receive, send)
 
 
 class TokenRequired(Exception):
