@@ -29,6 +29,12 @@ __all__ = ["api_router", "saved_plan_json"]
 JSON_TYPES = ("application/json",)
 
 
+class SchemaJSONResponse(JSONResponse):
+    """A JSON Schema document (``application/schema+json``)."""
+
+    media_type = "application/schema+json"
+
+
 def saved_plan_json(
     saved: SavedPlan, *, with_plan: bool = True, with_case: bool = False
 ) -> dict[str, Any]:
@@ -303,12 +309,12 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         "/schema/case",
         summary="The JSON Schema of the case format (netnav-case/1)",
         responses={200: {"description": "JSON Schema (draft 2020-12)"}},
-        response_class=JSONResponse,
+        response_class=SchemaJSONResponse,
     )
-    async def case_schema() -> JSONResponse:
+    async def case_schema() -> SchemaJSONResponse:
         from importlib import resources
 
         text = resources.files("netnav.case").joinpath("case.schema.json").read_text("utf-8")
-        return JSONResponse(json.loads(text), media_type="application/schema+json")
+        return SchemaJSONResponse(json.loads(text))
 
     return router

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope, Send
 
@@ -195,6 +196,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path served
+            # by several routes (GET and POST /v1/plans) allows all of theirs.
+            allow = _allowed_methods(app, request)
+            if allow:
+                exc.headers = {**(exc.headers or {}), "Allow": allow}
         if _is_api(request.url.path):
             if exc.status_code == 404:
                 return problem_response("not-found", "no such resource in this API")
@@ -238,6 +245,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             ),
             status_code=500,
         )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """The ``Allow`` header of a 405: every method some route on the request's path takes."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        routes = (r for r in app.router.routes if not isinstance(r, Mount))  # static files
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def _allowed(err: Any) -> str:

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from netnav.vocabulary import OPTION_IDS
 from netnav.web.problems import PROBLEM_MEDIA_TYPE
 
 __all__ = ["component_schemas", "json_body", "problem_responses", "ref"]
@@ -121,7 +122,10 @@ def component_schemas() -> dict[str, Any]:
         "required": ["case", "option"],
         "properties": {
             "case": ref("Case"),
-            "option": {"type": "string", "description": "an option id (docs/options.md)"},
+            "option": {
+                "enum": list(OPTION_IDS),
+                "description": "an option id of the vocabulary (docs/options.md)",
+            },
         },
     }
     schemas["VerdictNode"] = _VERDICT
