@@ -123,7 +123,14 @@ def open_engine(url: str) -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ServerConfigError(
+                    f"cannot create the folder {str(folder)!r} of the SQLite plan database "
+                    f"({exc.strerror or type(exc).__name__}); check NETNAV_DATABASE_URL"
+                ) from None
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
