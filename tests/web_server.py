@@ -111,6 +111,9 @@ def running_server(
                         "--host", "127.0.0.1", "--port", str(port),
                         "--workers", "1", "--log-level", log_level,
                         "--no-server-header", "--timeout-graceful-shutdown", "5",
+                        # Longer than clients keep idle connections (httpx: 5 s), so the
+                        # server never closes one a client is about to reuse.
+                        "--timeout-keep-alive", "30",
                     ],
                     env=env,
                     stdin=subprocess.DEVNULL,

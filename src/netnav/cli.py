@@ -448,6 +448,9 @@ def serve(
         log_level="info",
         proxy_headers=False,
         server_header=False,
+        # Longer than clients keep idle connections (httpx and browsers: 5-60 s), so the
+        # server does not close a connection a client is about to reuse (a lost request).
+        timeout_keep_alive=75,
     )
 
 
