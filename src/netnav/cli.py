@@ -396,9 +396,7 @@ def knowledge_show(
 def serve(
     host: Annotated[
         str,
-        typer.Option(
-            help="Address to listen on. Anything but loopback needs NETNAV_API_TOKENS."
-        ),
+        typer.Option(help="Address to listen on. Anything but loopback needs NETNAV_API_TOKENS."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     database_url: Annotated[
@@ -432,8 +430,12 @@ def serve(
     from netnav.web.store import PlanStore
 
     PlanStore(config.database_url).close()  # migrate once, and fail here if unreachable
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    shown = config.database_url.split("@")[-1] if "@" in config.database_url else config.database_url
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(config.database_url).render_as_string(hide_password=True)
     typer.echo(f"netnav: plans are saved in {shown}", err=True)
     typer.echo(f"netnav: open http://{host if ':' not in host else f'[{host}]'}:{port}/", err=True)
     os.environ["NETNAV_DATABASE_URL"] = config.database_url
