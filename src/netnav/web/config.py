@@ -62,7 +62,7 @@ class ServerConfig:
     """
 
     database_url: str
-    api_tokens: tuple[str, ...] = ()
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
     require_api_token: bool = False
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     max_body_bytes: int = MAX_BODY_BYTES
