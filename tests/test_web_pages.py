@@ -280,3 +280,11 @@ def test_problem_type_pages_and_unknown_pages(web: WebApp) -> None:
     missing = web.client.get("/plans/0123456789abcdef0123456789abcdef")
     assert missing.status_code == 404 and "Plan not found" in missing.text
     assert web.client.get("/no/such/page").status_code == 404
+
+
+def test_rule_page_shows_the_rule_in_words(web: WebApp) -> None:
+    page = web.client.get("/knowledge/rules/si-05")
+    assert page.status_code == 200
+    text = soup(page.text).get_text(" ")
+    assert "Rule SI-05" in text and "progressed on ssa" in text
+    assert web.client.get("/knowledge/rules/NO-SUCH-RULE").status_code == 404

@@ -438,6 +438,30 @@ def page_router(ctx: WebContext) -> APIRouter:
             )
         )
 
+    @router.get("/knowledge/rules/{rule_id}", response_class=HTMLResponse)
+    async def knowledge_rule(rule_id: str) -> HTMLResponse:
+        from netnav.render.knowledge import render_entry
+
+        wanted = rule_id.lower()
+        for r in ctx.knowledge.rules:
+            if r.spec.id.lower() == wanted:
+                found = {
+                    "rule": r.spec.model_dump(mode="json", exclude_defaults=True),
+                    "file": r.file,
+                }
+                return _html(
+                    _render(
+                        "rule.html.j2",
+                        rule=r.spec,
+                        text=render_entry(found, ctx.knowledge),
+                        knowledge_version=ctx.knowledge.version,
+                    )
+                )
+        return _html(
+            render_error_page(404, "Rule not found", "No rule of the knowledge base has this id."),
+            404,
+        )
+
     @router.get("/problems/{slug}", response_class=HTMLResponse)
     async def problem_type(slug: str) -> HTMLResponse:
         kind = PROBLEM_TYPES.get(slug)
