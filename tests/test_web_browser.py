@@ -349,13 +349,8 @@ def test_invalid_ki67_is_shown_next_to_the_field_and_other_answers_are_kept(
     type_v12(page, ki67="140")
     ki67 = page.locator("#f-tumor-ki67_percent")
 
-    # Chromium's own check (max="100") stops the form before anything is sent.
-    send_form(page)
-    assert page.url.endswith("/plans/new")
-    assert ki67.evaluate("box => box.validity.rangeOverflow") is True
-
-    # With that check off (as in a browser without it), the server refuses the case itself.
-    page.locator("form.case-form").evaluate("form => { form.noValidate = true; }")
+    # Number boxes are text boxes (a browser's number box silently drops "2,5"): the server
+    # refuses the value and says why, beside the field.
     with page.expect_response(lambda r: r.url.endswith("/plans")) as answer:
         send_form(page)
     assert answer.value.status == 422
@@ -395,3 +390,19 @@ def test_invalid_ki67_is_shown_next_to_the_field_and_other_answers_are_kept(
     expect(row.get_by_label("Started", exact=True)).to_have_value("2025-10")
     expect(row.get_by_label("Still ongoing", exact=True)).to_have_value("yes")
     expect(row.get_by_label("Best response", exact=True)).to_have_value("sd")
+
+
+def test_decimal_comma_is_refused_beside_the_field_never_misread(
+    page: Any, console: ConsoleLog
+) -> None:
+    console.allow(422, "/plans")
+    page.goto("/plans/new")
+    type_v12(page, ki67="2,5")
+    with page.expect_response(lambda r: r.url.endswith("/plans")) as answer:
+        send_form(page)
+    assert answer.value.status == 422  # never saved as 25 (G3) or 2.5 by guess
+    page.wait_for_load_state()
+    ki67 = page.locator("#f-tumor-ki67_percent")
+    expect(ki67).to_have_value("2,5")
+    field = page.locator(".field", has=ki67)
+    expect(field.locator(".field-error")).to_contain_text("write decimals with a point: 2.5")

@@ -275,8 +275,10 @@ def test_unparsable_number_reaches_the_validator_with_its_path() -> None:
     assert problems["tumor.ki67_percent"].value == "12,5"
     assert problems["patient.age_years"].message == "must be a whole number (an integer)"
     errors = field_errors(list(problems.values()))
-    assert errors["tumor.ki67_percent"] == ["must be a number (given “12,5”)"]
-    assert errors["patient.age_years"] == ["must be a whole number (given “sixty”)"]
+    assert errors["tumor.ki67_percent"] == [
+        "write decimals with a point: 12.5 (given “12,5”); no thousands separators"
+    ]
+    assert errors["patient.age_years"] == ["a number only, in years (given “sixty”)"]
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1e999", "0x10"])
@@ -737,7 +739,8 @@ def test_unit_and_help_are_shown() -> None:
     assert isinstance(egfr, Tag)
     unit = egfr.find_next_sibling("span", class_="unit")
     assert isinstance(unit, Tag) and unit.get_text() == "mL/min"
-    assert (egfr["type"], egfr["min"], egfr["step"]) == ("number", "0", "any")
+    # Text, not type=number: a browser's number box silently drops "2,5" or "15 mm".
+    assert (egfr["type"], egfr["inputmode"]) == ("text", "decimal")
     ki67 = form.find(id="f-tumor-ki67_percent")
     assert isinstance(ki67, Tag) and ki67["aria-describedby"] == "f-tumor-ki67_percent-help"
     help_line = form.find(id="f-tumor-ki67_percent-help")
@@ -752,5 +755,5 @@ def test_a_typed_non_number_is_shown_back_as_typed() -> None:
     assert isinstance(ki67, Tag)
     assert (ki67["type"], ki67["value"]) == ("text", "12,5")
     assert form.find(id="f-tumor-ki67_percent-error").get_text() == (
-        "must be a number (given “12,5”)"
+        "write decimals with a point: 12.5 (given “12,5”); no thousands separators"
     )

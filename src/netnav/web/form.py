@@ -193,13 +193,13 @@ class FormField:
         return "" if self.maximum is None else _number_text(self.maximum)
 
     def input_type(self, value: object = "") -> str:
-        """The ``type`` of a number input: ``number``, or ``text`` for a value not a number.
+        """The ``type`` of a number input: always ``text`` (with ``inputmode="decimal"``).
 
-        A browser blanks a number input holding text, which would hide what was typed.
+        A browser's number input silently drops what it cannot read: "2,5" typed in Ki-67
+        reached the server as 25 (G3 instead of G1), "1.5 cm" as 1.5. A text input sends what
+        was typed, and the server refuses it with a message beside the field.
         """
-        if isinstance(value, str) and value.strip():
-            return "number" if not isinstance(_parse_number(value.strip()), str) else "text"
-        return "number"
+        return "text"
 
     def input_name(self, row: int | None = None) -> str:
         """The HTML name: the path, with ``row`` in the brackets of a row field."""
@@ -902,6 +902,25 @@ def _message(problem: CaseProblem, field: FormField | None) -> str:
             return f"must be at least {_number_text(field.minimum)} (given {given})"
         if field.exclusive_minimum is not None and number <= field.exclusive_minimum:
             return f"must be more than {_number_text(field.exclusive_minimum)} (given {given})"
+    if (
+        field is not None
+        and field.kind == "number"
+        and isinstance(value, str)
+        and re.fullmatch(r"\s*[+-]?\d+,\d+\s*", value)
+    ):
+        # "2,5" may be a decimal comma (2.5) or a thousands separator (2500): ask, never guess.
+        point = value.strip().replace(",", ".")
+        return (
+            f"write decimals with a point: {point} (given {_given(value)}); no thousands separators"
+        )
+    if (
+        field is not None
+        and field.kind == "number"
+        and field.unit
+        and isinstance(value, str)
+        and re.search(r"[A-Za-zµ%]", value)
+    ):
+        return f"a number only, in {field.unit} (given {_given(value)})"
     message = _PLAIN_MESSAGES.get(message, message)
     if value is None:
         return message
