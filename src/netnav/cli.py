@@ -437,6 +437,12 @@ def serve(
 
     shown = make_url(config.database_url).render_as_string(hide_password=True)
     typer.echo(f"netnav: plans are saved in {shown}", err=True)
+    if config.require_api_token:
+        typer.echo(
+            "netnav: the JSON API needs a bearer token; the pages have no log-in of their own: "
+            "serve them only behind your organisation's sign-on (reverse proxy)",
+            err=True,
+        )
     typer.echo(f"netnav: open http://{host if ':' not in host else f'[{host}]'}:{port}/", err=True)
     os.environ["NETNAV_DATABASE_URL"] = config.database_url
     os.environ["NETNAV_SECRET_KEY"] = config.secret_key

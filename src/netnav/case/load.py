@@ -285,9 +285,42 @@ def _document_problems(doc: dict[str, object]) -> list[CaseProblem]:
                 too_deep_reported = True
         elif isinstance(node, dict):
             problems += _repeated_key_problems(node, path)
+            problems += [
+                _unstorable_text_problem(key, (*path, _escaped(key)), "key")
+                for key in node
+                if isinstance(key, str) and _unstorable(key)
+            ]
+        elif isinstance(node, str) and _unstorable(node):
+            problems.append(_unstorable_text_problem(node, path, "text"))
         elif isinstance(node, _NonFinite) or (isinstance(node, float) and not math.isfinite(node)):
             problems.append(_non_finite_problem(node, path))
     return problems
+
+
+def _unstorable(text: str) -> bool:
+    """True for text holding NUL or an unpaired surrogate (``"\\ud800"`` in JSON): valid JSON
+    escapes, but no UTF-8 text (file, database, page) can carry them."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _escaped(text: str) -> str:
+    """``text`` with NUL and lone surrogates as backslash escapes (printable anywhere)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _unstorable_text_problem(text: str, path: Path, what: str) -> CaseProblem:
+    return CaseProblem(
+        format_path(path),
+        f"the {what} holds a NUL character or an unpaired surrogate (\\ud800–\\udfff escape)",
+        _escaped(text)[:80],
+        "Unicode text without NUL or lone surrogate escapes",
+    )
 
 
 def _walk(doc: dict[str, object]) -> Iterator[tuple[object, Path, int]]:

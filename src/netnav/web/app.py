@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from netnav import __version__
 from netnav.knowledge.load import Knowledge, default_knowledge
@@ -33,6 +33,7 @@ from netnav.web.problems import PROBLEM_TYPES, ProblemField, problem_response
 from netnav.web.security import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    CrashGuardMiddleware,
     SecurityHeadersMiddleware,
     TokenRequired,
 )
@@ -74,6 +75,10 @@ def create_app(
     on ``config.database_url`` (migrated to the newest schema on start). Raises
     :class:`~netnav.web.config.ServerConfigError` when the database cannot be opened.
     """
+    # WeasyPrint logs each glyph it cannot draw, quoting the text (a case id in a guide), and
+    # its progress at INFO: keep both out of the server log.
+    for name in ("weasyprint", "weasyprint.progress", "fontTools"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     kb = knowledge or default_knowledge()
     plan_store = store or PlanStore(config.database_url, clock=clock)
     ctx = WebContext(kb, plan_store)
@@ -130,6 +135,9 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    # Load balancers probe with HEAD: same status, no body (not in the OpenAPI document).
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+
     _install_error_handlers(app)
     _install_openapi(app)
 
@@ -155,10 +163,37 @@ def create_app(
         cookie_samesite="Strict",
         send_csrf_failed=csrf_failed,
     )
+    app.add_middleware(RefuseMultipartForms)
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes)
+    app.add_middleware(CrashGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+class RefuseMultipartForms:
+    """415 for a multipart post to a form path: netnav's forms post URL-encoded, and the CSRF
+    check cannot read multipart bodies with the python-multipart installed (it would fail)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in FORM_PATHS:
+            content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+            if content_type.split(b";", 1)[0].strip().lower() == b"multipart/form-data":
+                response = HTMLResponse(
+                    render_error_page(
+                        415,
+                        "Form sent in an unexpected way",
+                        "netnav's forms are sent URL-encoded; this one came as multipart "
+                        "data. Nothing was saved. Use the form on the page, or the JSON API.",
+                    ),
+                    status_code=415,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -226,24 +261,6 @@ def _install_error_handlers(app: FastAPI) -> None:
             render_error_page(exc.status_code, title, text),
             status_code=exc.status_code,
             headers=dict(exc.headers or {}),
-        )
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> Response:
-        # The exception type and route only: a message or traceback could quote the case.
-        log.error(
-            "internal error %s on %s %s",
-            type(exc).__name__,
-            request.method,
-            getattr(request.scope.get("route"), "path", "?"),
-        )
-        if _is_api(request.url.path):
-            return problem_response("internal-error", "netnav failed; nothing was saved")
-        return HTMLResponse(
-            render_error_page(
-                500, "Something went wrong", "netnav failed on this request; nothing was saved."
-            ),
-            status_code=500,
         )
 
 

@@ -32,7 +32,7 @@ from netnav.web.form import case_from_form, field_errors, form_layout, form_valu
 from netnav.web.problems import PROBLEM_TYPES
 from netnav.web.security import mark_plan
 from netnav.web.service import WebContext, plan_and_save, rerun
-from netnav.web.store import PAGE_SIZE, SavedPlan
+from netnav.web.store import PAGE_SIZE, PLAN_ID, SavedPlan
 
 __all__ = ["ExampleCase", "bundled_examples", "page_router", "render_error_page"]
 
@@ -141,6 +141,11 @@ def _not_found() -> HTMLResponse:
     )
 
 
+def _lookup(ctx: WebContext, plan_id: str) -> SavedPlan | None:
+    """The saved plan of ``plan_id``; None without asking the database for a malformed id."""
+    return ctx.store.get(plan_id) if PLAN_ID.fullmatch(plan_id) else None
+
+
 def _option_names(ctx: WebContext) -> list[tuple[str, str]]:
     names = [(oid, ctx.knowledge.therapies[oid].name) for oid in OPTION_IDS]
     return sorted(names, key=lambda p: p[1].lower())
@@ -224,7 +229,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         q: Annotated[str | None, Query(max_length=200)] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ) -> HTMLResponse:
-        query = (q or "").strip() or None
+        query = (q or "").replace("\x00", "").strip() or None
         plans, total = await run_in_threadpool(
             ctx.store.search, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
@@ -245,7 +250,7 @@ def page_router(ctx: WebContext) -> APIRouter:
     async def rerun_plan(
         request: Request, plan_id: Annotated[str, Form(max_length=64)]
     ) -> Response:
-        saved = await run_in_threadpool(ctx.store.get, plan_id)
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         try:
@@ -265,7 +270,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         plan_id: str,
         rerun: Annotated[str | None, Query(max_length=10)] = None,
     ) -> HTMLResponse:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -299,7 +304,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         plan_id: str,
         option: Annotated[str, Query(max_length=80)],
     ) -> HTMLResponse:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -347,7 +352,7 @@ def page_router(ctx: WebContext) -> APIRouter:
     async def _guide(
         request: Request, plan_id: str, output: str, audience: str = "patient"
     ) -> Response:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -361,10 +366,10 @@ def page_router(ctx: WebContext) -> APIRouter:
                 ),
                 409,
             )
-        name, data = await run_in_threadpool(
-            _render_guide, ctx, saved, output, audience, guide_settings
-        )
+        data = await run_in_threadpool(_render_guide, ctx, saved, output, audience, guide_settings)
         if output == "pdf":
+            # Named by plan id: a case id may hold a name or letters no HTTP header can carry.
+            name = f"{'guide' if audience == 'patient' else 'tumour-board'}-{saved.id}.pdf"
             return Response(
                 data,
                 media_type="application/pdf",
@@ -374,7 +379,7 @@ def page_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/plans/{plan_id}/plan.json")
     async def plan_json_download(request: Request, plan_id: str) -> Response:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -386,7 +391,7 @@ def page_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/plans/{plan_id}/case.json")
     async def case_json_download(request: Request, plan_id: str) -> Response:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -398,7 +403,7 @@ def page_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/plans/{plan_id}/edit", response_class=HTMLResponse)
     async def edit_case(request: Request, plan_id: str) -> HTMLResponse:
-        saved = await run_in_threadpool(ctx.store.get, plan_id[:64])
+        saved = await run_in_threadpool(_lookup, ctx, plan_id)
         if saved is None:
             return _not_found()
         return form_page(request, form_values(saved.case), {})
@@ -476,7 +481,7 @@ def page_router(ctx: WebContext) -> APIRouter:
 
 def _render_guide(
     ctx: WebContext, saved: SavedPlan, output: str, audience: str, settings: Settings
-) -> tuple[str, bytes]:
+) -> bytes:
     # Imported here: WeasyPrint and matplotlib are heavy and only the guide needs them.
     from netnav.guide.write import render_guide
 
@@ -489,8 +494,7 @@ def _render_guide(
         prepared_on=saved.created_at.date().isoformat(),
         kb=ctx.knowledge,
     )
-    name, data = next(iter(files.files.items()))
-    return name, data
+    return next(iter(files.files.values()))
 
 
 def _disagreements(plan: Mapping[str, Any]) -> list[tuple[str, list[str]]]:

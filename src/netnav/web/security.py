@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -26,6 +27,7 @@ from netnav.web.problems import problem_response
 __all__ = [
     "AccessLogMiddleware",
     "BodyLimitMiddleware",
+    "CrashGuardMiddleware",
     "SecurityHeadersMiddleware",
     "TokenRequired",
     "bearer_token_guard",
@@ -143,8 +145,30 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, with_headers)
 
 
+# Path segments of netnav's own URLs; anything else in a logged path is replaced by "…", so a
+# case id put in a URL by mistake never reaches the log. Plan ids (32 hex digits) are kept.
+_URL_WORDS: Final = frozenset(
+    {
+        "v1", "plans", "new", "rerun", "explain", "guide", "guide.pdf", "clinician.pdf",
+        "plan.json", "case.json", "edit", "knowledge", "rules", "schema", "case", "healthz",
+        "docs", "openapi.json", "static", "netnav.css", "problems", "favicon.ico",
+    }
+)  # fmt: skip
+_PLAN_ID: Final = re.compile(r"[0-9a-f]{32}")
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with every segment that is not a netnav URL word or a plan id as ``…``."""
+    parts = [
+        p if (p in _URL_WORDS or _PLAN_ID.fullmatch(p) or p == "") else "…"
+        for p in path.split("/")[:12]
+    ]
+    return "/".join(parts)
+
+
 class AccessLogMiddleware:
-    """Log ``METHOD route status ms`` for each request: no query string, body or token."""
+    """Log ``METHOD path status ms [plan=id]`` per request: the path reduced to netnav's own
+    words and plan ids (:func:`loggable_path`); never a query string, body or token."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -155,41 +179,54 @@ class AccessLogMiddleware:
             return
         start = time.perf_counter()
         status = 500
-        started = False
 
         async def capture(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                started = True
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
-        except Exception as exc:
-            # Answer here and do not re-raise: the server would log the traceback, whose
-            # message can quote the case. Only the exception type is logged.
-            log.error("internal error %s", type(exc).__name__)
-            if started:
-                raise  # pragma: no cover - a response was under way; the server closes it
-            status = 500
-            await _internal_error(scope, receive, send)
         finally:
-            route = scope.get("route")
-            # The matched route's template (/v1/plans/{plan_id}) when there is one; else the
-            # path, which for netnav's own URLs holds at most a plan id.
-            where = getattr(route, "path", None) or scope.get("path", "")
-            plan_id = scope.get("path_params", {}).get("plan_id") or scope.get("state", {}).get(
-                "plan_id"
-            )
+            plan_id = scope.get("state", {}).get("plan_id")
             log.info(
                 "%s %s %d %.1f ms%s",
-                scope.get("method", ""),
-                where,
+                str(scope.get("method", ""))[:10],
+                loggable_path(str(scope.get("path", ""))),
                 status,
                 (time.perf_counter() - start) * 1000,
                 f" plan={plan_id}" if plan_id else "",
             )
+
+
+class CrashGuardMiddleware:
+    """Answer an unexpected exception with 500 here, inside the security headers, and do not
+    re-raise it: the server would log the traceback, whose message can quote the case. Only
+    the exception's type is logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            log.error("internal error %s", type(exc).__name__)
+            if started:  # pragma: no cover - a response was under way; the server closes it
+                raise
+            await _internal_error(scope, receive, send)
 
 
 async def _internal_error(scope: Scope, receive: Receive, send: Send) -> None:

@@ -51,11 +51,16 @@ class Rerun:
 def rerun(ctx: WebContext, saved: SavedPlan) -> Rerun:
     """Re-plan a saved case under the knowledge in force.
 
-    Same knowledge version: the saved plan (nothing new is saved). Otherwise a new plan whose
-    ``previous_plan_id`` is the saved one. A case the current case model refuses raises
+    Same knowledge version: the saved plan (nothing new is saved); already re-planned under
+    the current version: that plan. Otherwise a new plan whose ``previous_plan_id`` is the
+    saved one. A case the current case model refuses raises
     :class:`~netnav.errors.CaseError` (the format may have tightened since it was saved).
     """
     if saved.knowledge_version == ctx.knowledge.version:
         return Rerun(saved, created=False)
+    # Already re-planned under this version (a second click, the back button): that plan.
+    for later in ctx.store.reruns_of(saved.id):
+        if later.knowledge_version == ctx.knowledge.version:
+            return Rerun(later, created=False)
     case = case_from_mapping(saved.case)
     return Rerun(plan_and_save(ctx, case, saved.case, previous_plan_id=saved.id), created=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ __all__ = ["PlanStore", "SavedPlan", "case_json", "new_plan_id"]
 
 # Newest first; the list page shows this many per page.
 PAGE_SIZE: Final = 50
+# What new_plan_id makes: 32 lower-case hex digits.
+PLAN_ID: Final = re.compile(r"[0-9a-f]{32}")
 
 
 def utc_now() -> datetime:
@@ -188,7 +191,8 @@ class PlanStore:
         case_id = case_doc.get("id")
         row = SavedPlanRow(
             id=new_plan_id(now),
-            case_id=case_id[:200] if isinstance(case_id, str) else None,
+            # NUL cannot be stored in a PostgreSQL text column (the loader refuses it anyway).
+            case_id=case_id.replace("\x00", "")[:200] if isinstance(case_id, str) else None,
             case_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             case_json=text,
             plan_json=plan_json(plan_doc),
