@@ -913,7 +913,23 @@ def without_extra_checks(generated: object) -> dict[str, Any]:
         imaging.update(krenning_min=low, krenning_max=high)
     if "declines" in doc.get("preferences", {}):
         doc["preferences"]["declines"] = ["everolimus"] * len(doc["preferences"]["declines"])
-    return doc
+    return storable(doc)
+
+
+def storable(value: Any) -> Any:
+    """``value`` without NUL and lone surrogates in its text: valid JSON escapes the schema
+    allows, but the loader refuses them (no UTF-8 file, page or database can hold them)."""
+
+    def clean(text: str) -> str:
+        return "".join(ch for ch in text if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
+
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k) if isinstance(k, str) else k: storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 def depth(value: object) -> int:
