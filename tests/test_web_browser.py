@@ -298,7 +298,7 @@ def test_clinician_types_a_case_reads_the_plan_why_not_and_guide(
     expect(summary).to_have_class(re.compile(r"\bstatus-avoid\b"))
     expect(summary.locator("strong")).to_have_text("Avoid.")
     assert explain(case_from_mapping(TYPED_CASE), avoided["id"])["status"] == "avoid"
-    expect(page.get_by_role("heading", name="Verdict tree")).to_be_visible()
+    expect(page.get_by_role("heading", name="What decides it for this case")).to_be_visible()
     expect(page.locator("ul.tree li.verdict").first).to_be_visible()
     screenshot(page, "why-not.png")
 

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Final
 
+import yaml
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
@@ -57,6 +58,7 @@ def _env() -> Environment:
     )
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.filters["fact_value"] = _fact_value
+    env.filters["test_name"] = lambda t: _test_names().get(str(t), str(t).replace("_", " "))
     env.globals["disclaimer"] = DISCLAIMER
     env.globals["netnav_version"] = __version__
     env.globals["status_words"] = STATUS_WORDS
@@ -73,6 +75,14 @@ _VALUE_WORDS: Final = {
     "minen": "MiNEN",
     "goblet_cell_adenocarcinoma": "goblet-cell adenocarcinoma",
 }
+
+
+@cache
+def _test_names() -> dict[str, str]:
+    """Test ids in the clinic's words (``web/data/tests.yaml``)."""
+    text = resources.files("netnav.web").joinpath("data/tests.yaml").read_text("utf-8")
+    names: dict[str, str] = yaml.safe_load(text)
+    return names
 
 
 def _fact_value(value: object) -> str:
@@ -323,9 +333,12 @@ def page_router(ctx: WebContext) -> APIRouter:
         if current:
             case = case_from_mapping(saved.case)
             explanation = await run_in_threadpool(explain, case, option, ctx.knowledge)
+        deciding, elsewhere = _split_tree(explanation["tree"]) if explanation else ([], [])
         return _html(
             _render(
                 "explain.html.j2",
+                deciding=deciding,
+                elsewhere=elsewhere,
                 saved=saved,
                 option=option,
                 option_name=ctx.knowledge.therapies[option].name,
@@ -495,6 +508,20 @@ def _render_guide(
         kb=ctx.knowledge,
     )
     return next(iter(files.files.values()))
+
+
+def _split_tree(tree: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The verdict tree's branches: those that decide for this case, and the rules and checks
+    written for other situations (shown folded, so the deciding reason is not buried)."""
+    deciding: list[Any] = []
+    elsewhere: list[Any] = []
+    for child in tree.get("children", []):
+        why = str(child.get("why", ""))
+        if why.endswith("it does not apply to this case") or why.endswith(": does not apply here"):
+            elsewhere.append(child)
+        else:
+            deciding.append(child)
+    return deciding, elsewhere
 
 
 def _disagreements(plan: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
