@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 STEP_TIMEOUT_MS = 15_000
 PLAN_URL = re.compile(r"/plans/([0-9a-f]{32})$")
+EXAMPLE_FOR_PHONE = ROOT / "tests" / "data" / "clinical" / "pa04_insulinoma_test_worsened.json"
 
 # What the clinician types for vignette V12 (tests/data/vignettes), as the case document
 # those answers mean. The form is filled from the same values below, by the labels shown.
@@ -406,3 +407,23 @@ def test_decimal_comma_is_refused_beside_the_field_never_misread(
     expect(ki67).to_have_value("2,5")
     field = page.locator(".field", has=ki67)
     expect(field.locator(".field-error")).to_contain_text("write decimals with a point: 2.5")
+
+
+def test_pages_fit_a_phone_screen(page: Any, api: httpx2.Client) -> None:
+    """At 390 px (a phone) no page scrolls sideways."""
+    case = json.loads(EXAMPLE_FOR_PHONE.read_text("utf-8"))
+    plan_id = api.post("/v1/plans", json=case.get("case", case)).json()["id"]
+    plan = api.get(f"/v1/plans/{plan_id}").json()["plan"]
+    option = (plan["avoid"] or plan["options"])[0]["id"]
+    page.set_viewport_size({"width": 390, "height": 844})
+    for url in (
+        "/",
+        "/plans/new",
+        f"/plans/{plan_id}",
+        f"/plans/{plan_id}/explain?option={option}",
+        "/plans",
+        "/docs",
+    ):
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide"

@@ -20,6 +20,7 @@ import yaml
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from netnav import __version__
@@ -58,6 +59,7 @@ def _env() -> Environment:
     )
     env.filters["words"] = lambda v: str(v).replace("_", " ")
     env.filters["fact_value"] = _fact_value
+    env.filters["code_spans"] = _code_spans
     env.filters["test_name"] = lambda t: _test_names().get(str(t), str(t).replace("_", " "))
     env.globals["disclaimer"] = DISCLAIMER
     env.globals["netnav_version"] = __version__
@@ -75,6 +77,16 @@ _VALUE_WORDS: Final = {
     "minen": "MiNEN",
     "goblet_cell_adenocarcinoma": "goblet-cell adenocarcinoma",
 }
+
+
+def _code_spans(text: str) -> Markup:
+    """Escape ``text`` and show its `backtick` spans as <code> (the OpenAPI descriptions)."""
+    parts = str(text).split("`")
+    out = [
+        escape(part) if i % 2 == 0 else Markup("<code>") + escape(part) + Markup("</code>")
+        for i, part in enumerate(parts)
+    ]
+    return Markup("").join(out)
 
 
 @cache
