@@ -21,8 +21,8 @@ from netnav.errors import CaseError, CaseProblem, UnknownOptionError
 from netnav.web.openapi import json_body, problem_responses, ref
 from netnav.web.problems import problem_response, problems_from_case
 from netnav.web.security import bearer_token_guard, mark_plan
-from netnav.web.service import WebContext, plan_and_save, rerun
-from netnav.web.store import PLAN_ID, SavedPlan
+from netnav.web.service import WebContext, find_plan, plan_and_save, rerun
+from netnav.web.store import SavedPlan
 
 __all__ = ["api_router", "saved_plan_json"]
 
@@ -86,11 +86,6 @@ def _case_refused(error: CaseError, body: bytes | str, prefix: str = "") -> JSON
         + ("; …" if count > 3 else ""),
         errors=errors,
     )
-
-
-def _lookup(ctx: WebContext, plan_id: str) -> SavedPlan | None:
-    """The saved plan of ``plan_id``; None without asking the database for a malformed id."""
-    return ctx.store.get(plan_id) if PLAN_ID.fullmatch(plan_id) else None
 
 
 def _unavailable() -> JSONResponse:
@@ -186,7 +181,7 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
     )
     async def get_plan(plan_id: str, request: Request) -> JSONResponse:
         try:
-            saved = await run_in_threadpool(_lookup, ctx, plan_id)
+            saved = await run_in_threadpool(find_plan, ctx, plan_id)
         except SQLAlchemyError:
             return _unavailable()
         if saved is None:
@@ -214,7 +209,7 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
     )
     async def rerun_plan(plan_id: str, request: Request) -> JSONResponse:
         try:
-            saved = await run_in_threadpool(_lookup, ctx, plan_id)
+            saved = await run_in_threadpool(find_plan, ctx, plan_id)
             if saved is None:
                 return problem_response("not-found", "no saved plan has this id")
             outcome = await run_in_threadpool(rerun, ctx, saved)

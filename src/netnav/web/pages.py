@@ -33,8 +33,8 @@ from netnav.web.diff import plan_changes
 from netnav.web.form import case_from_form, field_errors, form_layout, form_values
 from netnav.web.problems import PROBLEM_TYPES
 from netnav.web.security import mark_plan
-from netnav.web.service import WebContext, plan_and_save, rerun
-from netnav.web.store import PAGE_SIZE, PLAN_ID, SavedPlan
+from netnav.web.service import WebContext, find_plan, plan_and_save, rerun
+from netnav.web.store import PAGE_SIZE, SavedPlan
 
 __all__ = ["ExampleCase", "bundled_examples", "page_router", "render_error_page"]
 
@@ -163,11 +163,6 @@ def _not_found() -> HTMLResponse:
     )
 
 
-def _lookup(ctx: WebContext, plan_id: str) -> SavedPlan | None:
-    """The saved plan of ``plan_id``; None without asking the database for a malformed id."""
-    return ctx.store.get(plan_id) if PLAN_ID.fullmatch(plan_id) else None
-
-
 def _option_names(ctx: WebContext) -> list[tuple[str, str]]:
     names = [(oid, ctx.knowledge.therapies[oid].name) for oid in OPTION_IDS]
     return sorted(names, key=lambda p: p[1].lower())
@@ -272,7 +267,7 @@ def page_router(ctx: WebContext) -> APIRouter:
     async def rerun_plan(
         request: Request, plan_id: Annotated[str, Form(max_length=64)]
     ) -> Response:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         try:
@@ -292,7 +287,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         plan_id: str,
         rerun: Annotated[str | None, Query(max_length=10)] = None,
     ) -> HTMLResponse:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -326,7 +321,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         plan_id: str,
         option: Annotated[str, Query(max_length=80)],
     ) -> HTMLResponse:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -377,7 +372,7 @@ def page_router(ctx: WebContext) -> APIRouter:
     async def _guide(
         request: Request, plan_id: str, output: str, audience: str = "patient"
     ) -> Response:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
@@ -404,31 +399,27 @@ def page_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/plans/{plan_id}/plan.json")
     async def plan_json_download(request: Request, plan_id: str) -> Response:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
-        if saved is None:
-            return _not_found()
-        mark_plan(request, saved.id)
-        return Response(
-            saved.plan_json,
-            media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="plan-{saved.id}.json"'},
-        )
+        return await _download(request, plan_id, "plan")
 
     @router.get("/plans/{plan_id}/case.json")
     async def case_json_download(request: Request, plan_id: str) -> Response:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        return await _download(request, plan_id, "case")
+
+    async def _download(request: Request, plan_id: str, kind: str) -> Response:
+        """The saved plan or case text, byte for byte, as a download named by plan id."""
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         mark_plan(request, saved.id)
         return Response(
-            saved.case_json,
+            saved.plan_json if kind == "plan" else saved.case_json,
             media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="case-{saved.id}.json"'},
+            headers={"Content-Disposition": f'attachment; filename="{kind}-{saved.id}.json"'},
         )
 
     @router.get("/plans/{plan_id}/edit", response_class=HTMLResponse)
     async def edit_case(request: Request, plan_id: str) -> HTMLResponse:
-        saved = await run_in_threadpool(_lookup, ctx, plan_id)
+        saved = await run_in_threadpool(find_plan, ctx, plan_id)
         if saved is None:
             return _not_found()
         return form_page(request, form_values(saved.case), {})

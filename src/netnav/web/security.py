@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -23,6 +22,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netnav.web.problems import problem_response
+from netnav.web.store import PLAN_ID
 
 __all__ = [
     "AccessLogMiddleware",
@@ -154,13 +154,12 @@ _URL_WORDS: Final = frozenset(
         "docs", "openapi.json", "static", "netnav.css", "problems", "favicon.ico",
     }
 )  # fmt: skip
-_PLAN_ID: Final = re.compile(r"[0-9a-f]{32}")
 
 
 def loggable_path(path: str) -> str:
     """``path`` with every segment that is not a netnav URL word or a plan id as ``…``."""
     parts = [
-        p if (p in _URL_WORDS or _PLAN_ID.fullmatch(p) or p == "") else "…"
+        p if (p in _URL_WORDS or PLAN_ID.fullmatch(p) or p == "") else "…"
         for p in path.split("/")[:12]
     ]
     return "/".join(parts)

@@ -15,9 +15,9 @@ from netnav.api import recommend
 from netnav.case.load import case_from_mapping
 from netnav.case.model import Case
 from netnav.knowledge.load import Knowledge
-from netnav.web.store import PlanStore, SavedPlan
+from netnav.web.store import PLAN_ID, PlanStore, SavedPlan
 
-__all__ = ["Rerun", "WebContext", "plan_and_save", "rerun"]
+__all__ = ["Rerun", "WebContext", "find_plan", "plan_and_save", "rerun"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,12 @@ class WebContext:
 
     knowledge: Knowledge
     store: PlanStore
+
+
+def find_plan(ctx: WebContext, plan_id: str) -> SavedPlan | None:
+    """The saved plan of ``plan_id``; None, without asking the database, for a malformed id
+    (a URL segment that is not 32 hex digits: a case id typed by mistake, ``%00``)."""
+    return ctx.store.get(plan_id) if PLAN_ID.fullmatch(plan_id) else None
 
 
 def plan_and_save(
