@@ -135,3 +135,15 @@ def test_head_on_healthz_for_load_balancers(web: WebApp) -> None:
     response = web.client.head("/healthz")
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_explain_refuses_repeated_keys_in_the_case_like_post_plans(web: WebApp) -> None:
+    body = json.dumps({"case": example_case("DUP"), "option": "everolimus"})
+    body = body.replace('"age_years": 46', '"age_years": 200, "age_years": 46')
+    response = web.client.post(
+        "/v1/explain", content=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["path"] == "case.patient.age_years"
+    assert "given 2 times" in error["message"]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from netnav.api import explain
-from netnav.case.load import case_from_mapping, parse_case_document
+from netnav.case.load import parse_case_document
 from netnav.errors import CaseError, CaseProblem, UnknownOptionError
 from netnav.web.openapi import json_body, problem_responses, ref
 from netnav.web.problems import problem_response, problems_from_case
@@ -257,8 +257,10 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         option = document.get("option")
         if not isinstance(option, str):
             problems.append(("option", "an option id is required", option, "an option id"))
-        if "case" not in document:
-            problems.append(("case", "the case is required", None, "a netnav-case/1 object"))
+        if not isinstance(document.get("case"), dict):
+            problems.append(
+                ("case", "the case is required as an object", None, "a netnav-case/1 object")
+            )
         extra = sorted(set(document) - {"case", "option"})
         for key in extra:
             problems.append((key, "unknown field", None, "case, option"))
@@ -268,12 +270,11 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
                 "invalid-request", "; ".join(f.detail for f in fields), errors=fields
             )
         try:
-            # Re-encode the inner case so the loader's own checks (non-finite numbers) apply.
-            case = case_from_mapping(json.loads(json.dumps(document["case"], allow_nan=True)))
+            # The body has the wrapper shape ({"case": {...}, ...}): the case loader reads it
+            # as for POST /v1/plans (repeated keys, non-finite numbers; paths case.…).
+            case, _ = parse_case_document(body)
         except CaseError as error:
-            return _case_refused(error, body, prefix="case")
-        except ValueError:
-            return problem_response("invalid-request", "the case holds a number JSON cannot carry")
+            return _case_refused(error, body)
         assert isinstance(option, str)  # checked above
         try:
             result = await run_in_threadpool(explain, case, option, ctx.knowledge)
