@@ -48,6 +48,22 @@ GUIDE_CSP: Final = (
 )
 
 
+class _ResponseWatch:
+    """A ``send`` that remembers whether the response has started and with what status
+    (500 until it starts: what the client gets if the app fails first)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+        await self.send(message)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -73,7 +89,7 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, receive, send)
                 return
         received = 0
-        started = False
+        watch = _ResponseWatch(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -84,16 +100,10 @@ class BodyLimitMiddleware:
                     raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, watch)
         except _BodyTooLarge:
-            if started:  # pragma: no cover - the app answered before reading the body
+            if watch.started:  # pragma: no cover - the app answered before reading the body
                 raise
             await self._refuse(scope, receive, send)
 
@@ -177,23 +187,16 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        watch = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, watch)
         finally:
             plan_id = scope.get("state", {}).get("plan_id")
             log.info(
                 "%s %s %d %.1f ms%s",
                 str(scope.get("method", ""))[:10],
                 loggable_path(str(scope.get("path", ""))),
-                status,
+                watch.status,
                 (time.perf_counter() - start) * 1000,
                 f" plan={plan_id}" if plan_id else "",
             )
@@ -211,19 +214,12 @@ class CrashGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = _ResponseWatch(send)
         try:
-            await self.app(scope, receive, tracking)
+            await self.app(scope, receive, watch)
         except Exception as exc:
             log.error("internal error %s", type(exc).__name__)
-            if started:  # pragma: no cover - a response was under way; the server closes it
+            if watch.started:  # pragma: no cover - a response under way; the server closes it
                 raise
             await _internal_error(scope, receive, send)
 
