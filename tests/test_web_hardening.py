@@ -21,20 +21,15 @@ from tests.web_support import (
     make_web,
     other_knowledge,
     post_json,
+    saved_plan_id,
     sqlite_url,
     web_fixture,  # noqa: F401
 )
 
 
-def _saved(web: WebApp, doc: dict[str, Any]) -> str:
-    response = post_json(web.client, "/v1/plans", doc)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 @pytest.mark.parametrize("case_id", ["Łukasz-01", "Ωμέγα", "患者12", "Ş-İ"])
 def test_pdf_downloads_are_named_by_plan_id_whatever_the_case_id(web: WebApp, case_id: str) -> None:
-    plan_id = _saved(web, example_case(case_id))
+    plan_id = saved_plan_id(web.client, example_case(case_id))
     for url, stem in ((f"/plans/{plan_id}/guide.pdf", "guide"),
                       (f"/plans/{plan_id}/clinician.pdf", "tumour-board")):  # fmt: skip
         pdf = web.client.get(url)
@@ -122,7 +117,7 @@ def test_replanning_twice_under_the_same_new_knowledge_gives_one_new_plan(
 ) -> None:
     url = sqlite_url(tmp_path)
     with make_web(url) as old:
-        plan_id = _saved(old, example_case("TWICE"))
+        plan_id = saved_plan_id(old.client, example_case("TWICE"))
     with make_web(url, knowledge=other_knowledge()) as new:
         first = new.client.post(f"/v1/plans/{plan_id}/rerun")
         second = new.client.post(f"/v1/plans/{plan_id}/rerun")

@@ -21,7 +21,7 @@ from tests.web_support import (
     make_web,
     other_knowledge,
     parse_case,
-    post_json,
+    saved_plan_id,
     sqlite_url,
     web_fixture,  # noqa: F401
 )
@@ -117,17 +117,11 @@ def test_form_post_without_csrf_token_is_refused_and_nothing_saved(web: WebApp) 
     assert web.store.search()[1] == 0
 
 
-def _saved_plan(web: WebApp, doc: dict[str, Any]) -> str:
-    response = post_json(web.client, "/v1/plans", doc)
-    assert response.status_code == 201
-    return str(response.json()["id"])
-
-
 def test_plan_page_shows_options_avoid_missing_followup_and_progression(web: WebApp) -> None:
     doc = json.loads(Path("tests/data/clinical/pa04_insulinoma_test_worsened.json").read_text())
     case = doc.get("case", doc)
     plan = recommend(parse_case(case), web.knowledge)
-    plan_id = _saved_plan(web, case)
+    plan_id = saved_plan_id(web.client, case)
     page = soup(web.client.get(f"/plans/{plan_id}").text)
     options = page.select("li.option h3")
     assert [o.get_text(" ", strip=True) for o in options] == [
@@ -168,7 +162,7 @@ def test_why_and_why_not_pages_show_the_verdict_tree(web: WebApp, which: str) ->
     plan = recommend(parse_case(case), web.knowledge)
     option = plan[which][0]["id"]
     expected = explain(parse_case(case), option, web.knowledge)
-    plan_id = _saved_plan(web, case)
+    plan_id = saved_plan_id(web.client, case)
     response = web.client.get(f"/plans/{plan_id}/explain", params={"option": option})
     assert response.status_code == 200
     page = soup(response.text)
@@ -187,14 +181,14 @@ def test_why_and_why_not_pages_show_the_verdict_tree(web: WebApp, which: str) ->
 
 
 def test_unknown_option_on_the_explain_page_is_404(web: WebApp) -> None:
-    plan_id = _saved_plan(web, example_case("P-1"))
+    plan_id = saved_plan_id(web.client, example_case("P-1"))
     response = web.client.get(f"/plans/{plan_id}/explain", params={"option": "not_an_option"})
     assert response.status_code == 404
     assert "Unknown option" in response.text
 
 
 def test_guide_pages_render_the_patient_guide_and_pdf(web: WebApp) -> None:
-    plan_id = _saved_plan(web, example_case("G-1"))
+    plan_id = saved_plan_id(web.client, example_case("G-1"))
     html = web.client.get(f"/plans/{plan_id}/guide")
     assert html.status_code == 200
     assert "script-src 'none'" in html.headers["content-security-policy"]
@@ -213,7 +207,7 @@ def test_replanning_under_newer_knowledge_saves_a_new_plan_and_lists_changes(
 ) -> None:
     url = sqlite_url(tmp_path)
     with make_web(url) as old:
-        plan_id = _saved_plan(old, example_case("R-1"))
+        plan_id = saved_plan_id(old.client, example_case("R-1"))
     with make_web(url, knowledge=other_knowledge("2099.1.0-test")) as new:
         page = soup(new.client.get(f"/plans/{plan_id}").text)
         assert "knowledge in force is 2099.1.0-test" in page.get_text(" ")
@@ -247,7 +241,9 @@ def test_replanning_under_newer_knowledge_saves_a_new_plan_and_lists_changes(
 
 
 def test_saved_plans_list_newest_first_with_search_and_escaping(web: WebApp) -> None:
-    ids = [_saved_plan(web, example_case(cid)) for cid in ("A-1", "B-2", "<script>x</script>")]
+    ids = [
+        saved_plan_id(web.client, example_case(cid)) for cid in ("A-1", "B-2", "<script>x</script>")
+    ]
     page = soup(web.client.get("/plans").text)
     rows = page.select("table.plans tbody tr")
     assert [r.select("td")[1].get_text() for r in rows] == ["<script>x</script>", "B-2", "A-1"]
@@ -260,7 +256,7 @@ def test_saved_plans_list_newest_first_with_search_and_escaping(web: WebApp) -> 
 
 def test_edit_prefills_the_form_with_the_saved_case(web: WebApp) -> None:
     case = example_case("E-1")
-    plan_id = _saved_plan(web, case)
+    plan_id = saved_plan_id(web.client, case)
     page = soup(web.client.get(f"/plans/{plan_id}/edit").text)
     posted = dict(form_fields(page))
     for name, value in form_values(case).items():

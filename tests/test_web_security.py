@@ -28,6 +28,7 @@ from tests.web_support import (
     make_web,
     other_knowledge,
     post_json,
+    saved_plan_id,
     sqlite_url,
     web_fixture,  # noqa: F401
 )
@@ -49,10 +50,7 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
 
 
 def saved_id(web: WebApp, doc: Any | None = None) -> str:
-    response = post_json(web.client, "/v1/plans", doc or example_case())
-    assert response.status_code == 201, response.text
-    plan_id: str = response.json()["id"]
-    return plan_id
+    return saved_plan_id(web.client, doc or example_case())
 
 
 # --- bearer tokens ----------------------------------------------------------------------

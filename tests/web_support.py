@@ -58,6 +58,7 @@ __all__ = [
     "other_knowledge",
     "parse_case",
     "post_json",
+    "saved_plan_id",
     "sqlite_url",
     "wrapper_documents",
 ]
@@ -173,6 +174,13 @@ def post_json(client: TestClient, url: str, doc: object, **kwargs: Any) -> httpx
     """POST ``doc`` as ``application/json``."""
     headers = {**JSON, **kwargs.pop("headers", {})}
     return client.post(url, content=json.dumps(doc).encode(), headers=headers, **kwargs)
+
+
+def saved_plan_id(client: TestClient, doc: object) -> str:
+    """POST ``doc`` to ``/v1/plans``; the id of the plan saved (asserts 201)."""
+    response = post_json(client, "/v1/plans", doc)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 # --- knowledge ---------------------------------------------------------------------------

@@ -19,7 +19,11 @@ from netnav.knowledge.load import Knowledge, default_knowledge
 from netnav.plan import plan_document
 from netnav.vocabulary import OPTION_IDS
 
-__all__ = ["explain", "plan_result", "recommend"]
+__all__ = ["NOT_APPLICABLE", "explain", "plan_result", "recommend"]
+
+# How a verdict-tree branch written for another situation ends its message (rules, checks);
+# readers of the tree (the explain page) use these to fold such branches away.
+NOT_APPLICABLE: tuple[str, str] = ("; it does not apply to this case", ": does not apply here")
 
 
 def plan_result(case: Case, kb: Knowledge | None = None) -> PlanResult:
@@ -136,7 +140,7 @@ def _rule_nodes(result: PlanResult, option: str) -> list[Verdict]:
         if rr.verdict.outcome is Outcome.UNDETERMINED:
             message += "; a needed fact is missing"
         elif not rr.verdict.holds:
-            message += "; it does not apply to this case"
+            message += NOT_APPLICABLE[0]
         nodes.append(Verdict(outcome, message, f"rule {spec.id}", children=tuple(kids)))
     return nodes
 
@@ -151,7 +155,7 @@ def _check_nodes(result: PlanResult, option: str) -> list[Verdict]:
             nodes.append(
                 Verdict(
                     Outcome.PASS,
-                    f"{spec.reason}: does not apply here",
+                    spec.reason + NOT_APPLICABLE[1],
                     label,
                     children=(res.verdict,),
                 )

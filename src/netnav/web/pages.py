@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from netnav import __version__
-from netnav.api import explain
+from netnav.api import NOT_APPLICABLE, explain
 from netnav.case.load import case_from_mapping
 from netnav.errors import CaseError
 from netnav.guide.settings import Settings, default_settings_path, load_settings
@@ -520,7 +520,7 @@ def _split_tree(tree: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
     elsewhere: list[Any] = []
     for child in tree.get("children", []):
         why = str(child.get("why", ""))
-        if why.endswith("it does not apply to this case") or why.endswith(": does not apply here"):
+        if why.endswith(NOT_APPLICABLE):
             elsewhere.append(child)
         else:
             deciding.append(child)
