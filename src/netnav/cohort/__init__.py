@@ -1,0 +1,1 @@
+"""Cohort audit: plan many cases and measure how care followed the guidelines (issue 7)."""
