@@ -21,6 +21,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import typer
 
 from netnav import __version__
+from netnav.cohort.cli import cohort_app
 from netnav.errors import NetnavError
 
 __all__ = ["app", "main"]
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 knowledge_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(cohort_app, name="cohort")
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,337 @@
+"""A cohort run from input to report: prepare, plan the chunks not done yet, finish.
+
+Output directory (``--out DIR``)::
+
+    run.json               what this run is (input fingerprint, mapping, chunk size,
+                           knowledge and netnav versions): a rerun must match it
+    mapping.yaml           the run's copy of the column mapping (tables)
+    .staging/input.parquet the table input, one row group per chunk (tables)
+    plans/part-NNNNN.parquet, plans/part-NNNNN.jsonl   the plans, chunk by chunk
+    errors/part-NNNNN.jsonl                            refused rows, chunk by chunk
+    chunks/NNNNN.json      written last for each chunk: the chunk is done
+    errors.jsonl           every refused row's problems, in row order
+    concordance.json, concordance.html                 the concordance report
+
+Resume: a run stopped part-way (Ctrl-C, a lost machine) is continued by the same command; the
+chunks with a marker are kept, the others planned again. A finished run run again writes the
+same bytes. A directory holding another run (other input, mapping, chunk size or knowledge)
+is refused unless ``overwrite`` is given; a non-empty directory that is not a netnav run is
+never written into.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from netnav import __version__
+from netnav.cohort.engines import EngineName, run_chunks
+from netnav.cohort.source import CohortInputError, PreparedInput, input_kind, prepare_input
+from netnav.cohort.worker import ChunkDone, RunSettings, chunk_paths
+from netnav.knowledge.load import default_knowledge
+
+__all__ = ["RUN_FORMAT", "CohortResult", "run_cohort"]
+
+RUN_FORMAT: Final = "netnav-cohort-run/1"
+DEFAULT_CHUNK_SIZE: Final = 5000
+_OWNED: Final = (
+    "run.json",
+    "mapping.yaml",
+    ".staging",
+    "plans",
+    "errors",
+    "chunks",
+    "errors.jsonl",
+    "concordance.json",
+    "concordance.html",
+)
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """What a run did: counts, the chunks it planned now and the files it wrote."""
+
+    rows: int
+    """Cases read (JSON Lines: non-blank lines; tables: rows)."""
+    plans: int
+    refused: int
+    chunks: int
+    chunks_resumed: int
+    out_dir: Path
+    report: Path | None
+
+
+def run_cohort(
+    input_path: Path,
+    out_dir: Path,
+    *,
+    mapping: Path | None = None,
+    engine: EngineName = "local",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    check_only: bool = False,
+    overwrite: bool = False,
+    on_start: Callable[[int, int], None] = lambda total, done: None,
+    on_chunk: Callable[[ChunkDone], None] = lambda done: None,
+) -> CohortResult:
+    """Plan every case of ``input_path`` into ``out_dir`` and write the concordance report.
+
+    ``on_start(rows, rows already done)`` is called once the input is read and
+    ``on_chunk`` as each chunk finishes (progress display). With ``check_only`` the rows are
+    read and validated only and nothing is written to ``out_dir`` (the counts come back).
+
+    Raises :class:`CohortInputError` (input, mapping or output directory unusable).
+    """
+    kind = input_kind(input_path)
+    if kind == "jsonl" and mapping is not None:
+        raise CohortInputError("--mapping is for CSV and Parquet input; JSON Lines hold cases")
+    if kind != "jsonl" and mapping is None:
+        raise CohortInputError(
+            f"{input_path}: a {kind.upper()} table needs --mapping FILE (column → case field; "
+            "see docs/cohort-mapping.md)"
+        )
+    if check_only:
+        # Nothing of a check lands in --out: its staging copy lives in a temporary directory.
+        with tempfile.TemporaryDirectory(prefix="netnav-check-") as work:
+            prepared, mapping_copy = _prepare(input_path, Path(work), mapping, chunk_size)
+            settings = RunSettings(work, _text(mapping_copy), check_only=True)
+            checked = _check_rows(prepared, settings, engine, jobs, scheduler, on_start, on_chunk)
+            return dataclasses.replace(checked, out_dir=out_dir)
+    _claim(out_dir, overwrite)
+    prepared, mapping_copy = _prepare(input_path, out_dir, mapping, chunk_size)
+    kb = default_knowledge()
+    identity = _identity(prepared, mapping_copy, chunk_size, kb.version)
+    settings = RunSettings(str(out_dir), _text(mapping_copy))
+    _match_or_write_identity(out_dir, identity, overwrite)
+    done = {d.index: d for d in _finished_chunks(out_dir, prepared)}
+    pending = [t for t in prepared.tasks if t.index not in done]
+    on_start(prepared.rows, sum(d.span for d in done.values()))
+
+    def finished(chunk: ChunkDone) -> None:
+        if chunk.knowledge_version != kb.version:
+            raise CohortInputError(
+                f"a worker planned with knowledge {chunk.knowledge_version}, this run uses "
+                f"{kb.version}: install the same netnav on every worker"
+            )
+        on_chunk(chunk)
+
+    for chunk in run_chunks(
+        pending, settings, engine=engine, jobs=jobs, scheduler=scheduler, on_done=finished
+    ):
+        done[chunk.index] = chunk
+    refused = sum(d.refused for d in done.values())
+    _join_errors(out_dir, len(prepared.tasks))
+    report = _write_concordance(out_dir, prepared, identity, refused)
+    return CohortResult(
+        rows=sum(d.rows for d in done.values()),
+        plans=sum(d.plans for d in done.values()),
+        refused=refused,
+        chunks=len(prepared.tasks),
+        chunks_resumed=len(prepared.tasks) - len(pending),
+        out_dir=out_dir,
+        report=report,
+    )
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _prepare(
+    input_path: Path, work_dir: Path, mapping: Path | None, chunk_size: int
+) -> tuple[PreparedInput, Path | None]:
+    """Copy the mapping into ``work_dir``, read and chunk the input, check the mapping."""
+    mapping_copy = _copy_mapping(mapping, work_dir) if mapping is not None else None
+    prepared = prepare_input(input_path, chunk_size, work_dir / ".staging" / "input.parquet")
+    if mapping_copy is not None:
+        _check_mapping(mapping_copy, prepared)
+    return prepared, mapping_copy
+
+
+# --- the output directory ------------------------------------------------------------------------
+
+
+def _claim(out_dir: Path, overwrite: bool) -> None:
+    """Make sure ``out_dir`` is empty, new, or a netnav run (cleared when ``overwrite``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CohortInputError(f"--out {out_dir}: exists and is not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {p.name for p in out_dir.iterdir()}
+    foreign = sorted(entries - set(_OWNED) - {".concordance.json.tmp"})
+    if entries and "run.json" not in entries:
+        raise CohortInputError(
+            f"--out {out_dir}: not empty and not a netnav cohort run (holds "
+            f"{', '.join(sorted(entries)[:5])}); choose an empty or new directory"
+        )
+    if foreign:
+        raise CohortInputError(
+            f"--out {out_dir}: holds files netnav did not write ({', '.join(foreign[:5])}); "
+            "choose another directory"
+        )
+    if overwrite:
+        for name in _OWNED:
+            target = out_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
+def _copy_mapping(mapping: Path, out_dir: Path) -> Path:
+    try:
+        text = mapping.read_bytes()
+    except OSError as exc:
+        raise CohortInputError(f"--mapping {mapping}: cannot be read: {exc.strerror}") from None
+    copy = out_dir / "mapping.yaml"
+    if not copy.exists() or copy.read_bytes() != text:
+        tmp = copy.with_name(".mapping.yaml.tmp")
+        tmp.write_bytes(text)
+        os.replace(tmp, copy)
+    return copy
+
+
+def _check_mapping(mapping: Path, prepared: PreparedInput) -> None:
+    from netnav.cohort.mapping import MappingError, load_mapping
+
+    try:
+        load_mapping(mapping).check_columns(list(prepared.columns))
+    except MappingError as exc:
+        raise CohortInputError(f"--mapping: {exc}") from None
+
+
+def _identity(
+    prepared: PreparedInput, mapping: Path | None, chunk_size: int, knowledge: str
+) -> dict[str, Any]:
+    return {
+        "format": RUN_FORMAT,
+        "input": {
+            "name": prepared.name,
+            "kind": prepared.kind,
+            "size": prepared.size,
+            "sha256": prepared.sha256,
+            "rows": prepared.rows,
+        },
+        "mapping_sha256": hashlib.sha256(mapping.read_bytes()).hexdigest() if mapping else None,
+        "chunk_size": chunk_size,
+        "chunks": len(prepared.tasks),
+        "knowledge_version": knowledge,
+        "netnav_version": __version__,
+    }
+
+
+def _identity_text(identity: dict[str, Any]) -> str:
+    return json.dumps(identity, indent=2) + "\n"
+
+
+def _match_or_write_identity(out_dir: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    path = out_dir / "run.json"
+    if path.exists() and not overwrite:
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            before = None
+        if before != identity:
+            differs = _differences(before, identity)
+            raise CohortInputError(
+                f"--out {out_dir} holds another run ({differs}); use a new directory, or "
+                "--overwrite to replace it"
+            )
+        return
+    tmp = path.with_name(".run.json.tmp")
+    tmp.write_text(_identity_text(identity), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _differences(before: object, now: dict[str, Any]) -> str:
+    if not isinstance(before, dict):
+        return "its run.json is unreadable"
+    keys = [k for k in now if before.get(k) != now[k]]
+    return "different " + ", ".join(keys) if keys else "different run"
+
+
+def _finished_chunks(out_dir: Path, prepared: PreparedInput) -> Iterator[ChunkDone]:
+    """Chunks whose marker and files are all there (a resumed run keeps them)."""
+    for task in prepared.tasks:
+        paths = chunk_paths(out_dir, task.index)
+        if not all(p.exists() for p in paths.values()):
+            continue
+        try:
+            marker = json.loads(paths["marker"].read_text(encoding="utf-8"))
+            yield ChunkDone(
+                marker["index"],
+                marker["rows"],
+                marker["plans"],
+                marker["refused"],
+                marker["knowledge_version"],
+                marker.get("span", task.span),
+            )
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged marker: plan the chunk again
+
+
+def _join_errors(out_dir: Path, chunks: int) -> None:
+    tmp = out_dir / ".errors.jsonl.tmp"
+    with tmp.open("wb") as joined:
+        for index in range(chunks):
+            with chunk_paths(out_dir, index)["errors"].open("rb") as part:
+                shutil.copyfileobj(part, joined)
+    os.replace(tmp, out_dir / "errors.jsonl")
+
+
+def _write_concordance(
+    out_dir: Path, prepared: PreparedInput, identity: dict[str, Any], refused: int
+) -> Path:
+    from netnav.cohort.concordance import SUMMARY_COLUMNS, concordance_figures
+    from netnav.cohort.report import write_report
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for task in prepared.tasks:
+            part = pq.ParquetFile(chunk_paths(out_dir, task.index)["parquet"])
+            yield from part.iter_batches(columns=list(SUMMARY_COLUMNS))
+
+    run = {
+        "input": prepared.name,
+        "input_sha256": prepared.sha256,
+        "knowledge_version": identity["knowledge_version"],
+        "netnav_version": identity["netnav_version"],
+        "chunk_size": identity["chunk_size"],
+    }
+    figures = concordance_figures(batches(), errors=refused, run=run)
+    _, html = write_report(figures, out_dir)
+    return html
+
+
+def _check_rows(
+    prepared: PreparedInput,
+    settings: RunSettings,
+    engine: EngineName,
+    jobs: int | None,
+    scheduler: str | None,
+    on_start: Callable[[int, int], None],
+    on_chunk: Callable[[ChunkDone], None],
+) -> CohortResult:
+    on_start(prepared.rows, 0)
+    done = run_chunks(
+        prepared.tasks, settings, engine=engine, jobs=jobs, scheduler=scheduler, on_done=on_chunk
+    )
+    return CohortResult(
+        rows=sum(d.rows for d in done),
+        plans=0,
+        refused=sum(d.refused for d in done),
+        chunks=len(prepared.tasks),
+        chunks_resumed=0,
+        out_dir=Path(settings.out_dir),
+        report=None,
+    )

@@ -1,0 +1,265 @@
+"""Plan one chunk of a cohort and write its output files (the unit of work of every engine).
+
+:func:`plan_chunk` is what a local worker process or a Dask worker runs: it reads its rows
+(:mod:`netnav.cohort.source`), turns each into a case (JSON, or a table row through the
+column mapping), plans it with the packaged knowledge base and writes, atomically,
+
+- ``plans/part-NNNNN.parquet``: one row per planned case (:data:`records.PLAN_SCHEMA`);
+- ``plans/part-NNNNN.jsonl``: ``{"row": n, "plan": {netnav-plan/1 document}}`` per line;
+- ``errors/part-NNNNN.jsonl``: one line per problem of a refused row
+  (``row``, ``case_id``, ``path``, ``value``, ``reason``);
+- ``chunks/NNNNN.json`` last: the chunk is done (rows, plans, refused rows).
+
+A bad row never stops the chunk; anything unexpected while planning one case is recorded as
+that row's error (``path`` = ``(plan)``) rather than losing the chunk. The same chunk of the
+same input with the same knowledge gives the same bytes, whichever engine runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from netnav.case.load import case_from_mapping, parse_case_document
+from netnav.case.model import Case
+from netnav.cohort.actual import ActualTreatment, actual_status, read_actual_treatment
+from netnav.cohort.records import PLAN_SCHEMA
+from netnav.cohort.source import ChunkTask, read_jsonl_chunk, read_table_chunk
+from netnav.engine.planner import make_plan
+from netnav.errors import CaseError, CaseProblem
+from netnav.knowledge.load import Knowledge, default_knowledge
+from netnav.plan import plan_document
+
+__all__ = ["ChunkDone", "RunSettings", "chunk_paths", "plan_chunk"]
+
+_ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every chunk of one run shares (picklable: it travels to Dask workers)."""
+
+    out_dir: str
+    mapping: str | None = None
+    """Path of the run's copy of the column mapping (tables only)."""
+    check_only: bool = False
+    """Read and validate rows but do not plan (``--check-only``; the parse floor)."""
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    """A finished chunk: its counts and the knowledge version that planned it."""
+
+    index: int
+    rows: int
+    """Cases read (JSON Lines: non-blank lines)."""
+    plans: int
+    refused: int
+    knowledge_version: str
+    span: int = 0
+    """Input rows the chunk covers (JSON Lines: lines, blank ones included)."""
+
+
+def chunk_paths(out_dir: Path, index: int) -> dict[str, Path]:
+    """The output files of chunk ``index``: parquet, jsonl, errors, marker."""
+    part = f"part-{index:05d}"
+    return {
+        "parquet": out_dir / "plans" / f"{part}.parquet",
+        "jsonl": out_dir / "plans" / f"{part}.jsonl",
+        "errors": out_dir / "errors" / f"{part}.jsonl",
+        "marker": out_dir / "chunks" / f"{index:05d}.json",
+    }
+
+
+# --- reading rows as cases ---------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    number: int
+    case: Case | None
+    document: dict[str, Any] | None
+    problems: list[CaseProblem]
+
+
+def _case_id(document: object) -> str | None:
+    if isinstance(document, dict):
+        inner = document.get("case") if "format" not in document else document
+        if isinstance(inner, dict) and isinstance(inner.get("id"), str):
+            return str(inner["id"])
+    return None
+
+
+def _rows(task: ChunkTask, settings: RunSettings) -> Iterator[_Row]:
+    if task.kind == "jsonl":
+        for number, line in read_jsonl_chunk(task):
+            try:
+                case, document = parse_case_document(line)
+            except CaseError as exc:
+                yield _Row(number, None, _loose_document(line), exc.problems)
+                continue
+            yield _Row(number, case, document, [])
+        return
+    mapping = _mapping(settings.mapping)
+    for number, unreadable, cells in read_table_chunk(task):
+        if unreadable is not None:
+            yield _Row(number, None, None, [CaseProblem("(row)", unreadable)])
+            continue
+        document, row_problems = mapping.case_from_row(cells)
+        if row_problems:
+            problems = [CaseProblem(p.path, p.reason, p.value) for p in row_problems]
+            yield _Row(number, None, document, problems)
+            continue
+        try:
+            yield _Row(number, case_from_mapping(document), document, [])
+        except CaseError as exc:
+            yield _Row(number, None, document, exc.problems)
+
+
+def _loose_document(line: bytes) -> dict[str, Any] | None:
+    """The line as JSON if it is an object at all (to name the case id of a refused row)."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _mapping(path: str | None) -> Any:
+    # Imported here: JSON Lines runs do not need the mapping module.
+    from netnav.cohort.mapping import load_mapping
+
+    if path is None:
+        raise RuntimeError("a table input needs a column mapping")
+    return load_mapping(Path(path))
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+class _ChunkOutput:
+    """Column lists of the chunk's Parquet part, its JSON Lines and its error lines."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in PLAN_SCHEMA.names}
+        self.lines: list[bytes] = []
+        self.errors: list[bytes] = []
+        self.refused = 0
+
+    def refuse(self, number: int, case_id: str | None, problems: list[CaseProblem]) -> None:
+        self.refused += 1
+        for p in problems:
+            reason = p.message + (f"; allowed: {p.allowed}" if p.allowed else "")
+            path = p.path or "(document)"
+            line = {"row": number, "case_id": case_id, "path": path, "value": p.value}
+            line["reason"] = reason
+            self.errors.append(orjson.dumps(line, default=str, option=_ORJSON_OPTIONS) + b"\n")
+
+    def add(self, number: int, case: Case, actual: ActualTreatment | None, kb: Knowledge) -> None:
+        result = make_plan(case, kb)
+        document = plan_document(result, kb)
+        plan = orjson.dumps(document)
+        options = [o["id"] for o in document["options"]]
+        preferred = [o["id"] for o in document["options"] if o["tier"] == "preferred"]
+        avoid = [a["id"] for a in document["avoid"]]
+        status = actual_status(actual, preferred, options, avoid)
+        derived = document["derived"]
+        row: dict[str, Any] = {
+            "row": number,
+            "case_id": case.id,
+            "site": case.tumor.primary_site,
+            "grade": derived["grade"]["value"],
+            "category": derived["category"]["value"],
+            "extent": derived["extent"]["value"],
+            "line_of_therapy": derived["line_of_therapy"]["value"],
+            "options": options,
+            "preferred": preferred,
+            "avoid": avoid,
+            "missing": [m.field for m in result.missing],
+            "blocking": [m.field for m in result.missing if m.decides or m.offers],
+            "actual_option": actual.option if actual else None,
+            "actual_date": actual.date if actual else None,
+            "actual_status": status,
+            "actual_avoid_reason": _avoid_reason(document, actual)
+            if status == "in_avoid"
+            else None,
+            "plan": plan.decode(),
+        }
+        for name, value in row.items():
+            self.columns[name].append(value)
+        self.lines.append(b'{"row":%d,"plan":%s}\n' % (number, plan))
+
+
+def _avoid_reason(document: dict[str, Any], actual: ActualTreatment | None) -> str | None:
+    assert actual is not None
+    reasons = [r for a in document["avoid"] if a["id"] in actual.ids for r in a["reasons"]]
+    return " ".join(reasons) or None
+
+
+def plan_chunk(task: ChunkTask, settings: RunSettings) -> ChunkDone:
+    """Plan every row of ``task`` and write the chunk's files (see the module docstring).
+
+    With ``settings.check_only`` rows are read and validated but neither planned nor
+    written (only the count comes back): the parse floor of the benchmarks.
+    """
+    kb = default_knowledge()
+    out = _ChunkOutput()
+    rows = 0
+    for row in _rows(task, settings):
+        rows += 1
+        case_id = _case_id(row.document)
+        if row.case is None:
+            out.refuse(row.number, case_id, row.problems)
+            continue
+        actual, problems = read_actual_treatment(row.document or {})
+        if problems:
+            out.refuse(row.number, row.case.id, problems)
+            continue
+        if settings.check_only:
+            continue
+        try:
+            out.add(row.number, row.case, actual, kb)
+        except Exception as exc:  # one case's failure must not lose the chunk
+            problem = CaseProblem(
+                "(plan)", f"netnav could not plan this case ({type(exc).__name__})"
+            )
+            out.refuse(row.number, row.case.id, [problem])
+    done = ChunkDone(task.index, rows, rows - out.refused, out.refused, kb.version, task.span)
+    if settings.check_only:
+        return done
+    _write_chunk(Path(settings.out_dir), task.index, out, done)
+    return done
+
+
+def _write_chunk(out_dir: Path, index: int, out: _ChunkOutput, done: ChunkDone) -> None:
+    paths = chunk_paths(out_dir, index)
+    table = pa.Table.from_pydict(out.columns, schema=PLAN_SCHEMA)
+    _atomic(paths["parquet"], lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    _atomic(paths["jsonl"], lambda tmp: tmp.write_bytes(b"".join(out.lines)))
+    _atomic(paths["errors"], lambda tmp: tmp.write_bytes(b"".join(out.errors)))
+    marker = {
+        "index": done.index,
+        "rows": done.rows,
+        "plans": done.plans,
+        "refused": done.refused,
+        "knowledge_version": done.knowledge_version,
+        "span": done.span,
+    }
+    _atomic(paths["marker"], lambda tmp: tmp.write_bytes(orjson.dumps(marker) + b"\n"))
+
+
+def _atomic(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
