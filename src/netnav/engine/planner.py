@@ -150,6 +150,7 @@ class _Planner:
             option_status=self.option_status,
             therapy_classes=kb.therapy_classes,
             field_labels=kb.field_labels,
+            missing_facts=kb.missing_facts,
         )
         self._checks: dict[str, list[CheckResult]] = {}
         self._status: dict[str, Verdict] = {}

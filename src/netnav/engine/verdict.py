@@ -47,6 +47,13 @@ class Outcome(IntEnum):
         return self.name.lower()
 
 
+# The members as module constants: the hot paths below compare with ``is`` many times a case.
+_FAIL = Outcome.FAIL
+_WARN = Outcome.WARN
+_UNDETERMINED = Outcome.UNDETERMINED
+_PASS = Outcome.PASS
+
+
 @dataclass(frozen=True)
 class MissingFact:
     """A case field whose absence left a verdict undetermined, and the test that settles it."""
@@ -55,24 +62,80 @@ class MissingFact:
     test: str | None = None
 
 
-@dataclass(frozen=True)
 class Verdict:
-    """The answer of one criterion (or combinator) for one case."""
+    """The answer of one criterion (or combinator) for one case.
+
+    Fields: ``outcome``, ``message``, ``criterion`` (the label of what answered),
+    ``facts`` (case fields read), ``missing`` (:class:`MissingFact`, undetermined only) and
+    ``children`` (the verdicts a combinator combined).
+
+    A verdict is a value: nothing assigns to one after it is made, and verdicts are shared
+    (the memo of a case hands the same one to every rule that reads a definition). It is a
+    plain slotted class rather than a frozen dataclass because a case makes hundreds of them
+    and a frozen dataclass sets each field through ``object.__setattr__``, several times
+    slower; equality, hashing and ``repr`` are those the dataclass had.
+    """
+
+    __slots__ = ("children", "criterion", "facts", "message", "missing", "outcome")
 
     outcome: Outcome
     message: str
-    criterion: str = ""
-    facts: tuple[str, ...] = ()
-    missing: tuple[MissingFact, ...] = ()
-    children: tuple[Verdict, ...] = ()
+    criterion: str
+    facts: tuple[str, ...]
+    missing: tuple[MissingFact, ...]
+    children: tuple[Verdict, ...]
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        message: str,
+        criterion: str = "",
+        facts: tuple[str, ...] = (),
+        missing: tuple[MissingFact, ...] = (),
+        children: tuple[Verdict, ...] = (),
+    ) -> None:
+        self.outcome = outcome
+        self.message = message
+        self.criterion = criterion
+        self.facts = facts
+        self.missing = missing
+        self.children = children
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.outcome,
+            self.message,
+            self.criterion,
+            self.facts,
+            self.missing,
+            self.children,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Verdict)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Verdict(outcome={self.outcome!r}, message={self.message!r}, "
+            f"criterion={self.criterion!r}, facts={self.facts!r}, missing={self.missing!r}, "
+            f"children={self.children!r})"
+        )
 
     @property
     def holds(self) -> bool:
         """True for pass and warn: the condition is taken to hold (warn flags a doubt)."""
-        return self.outcome in (Outcome.PASS, Outcome.WARN)
+        return self.outcome is _PASS or self.outcome is _WARN
 
     def named(self, criterion: str) -> Verdict:
         """The same verdict labelled with the criterion that produced it."""
+        if criterion == self.criterion:
+            return self  # already so labelled (a verdict is never changed, so share it)
         return Verdict(
             self.outcome, self.message, criterion, self.facts, self.missing, self.children
         )
@@ -117,29 +180,29 @@ class Verdict:
 
 
 def passed(message: str, *facts: str) -> Verdict:
-    return Verdict(Outcome.PASS, message, facts=facts)
+    return Verdict(_PASS, message, "", facts)
 
 
 def warned(message: str, *facts: str) -> Verdict:
-    return Verdict(Outcome.WARN, message, facts=facts)
+    return Verdict(_WARN, message, "", facts)
 
 
 def failed(message: str, *facts: str) -> Verdict:
-    return Verdict(Outcome.FAIL, message, facts=facts)
+    return Verdict(_FAIL, message, "", facts)
 
 
 def undetermined(message: str, missing: list[MissingFact], *facts: str) -> Verdict:
     return Verdict(
-        Outcome.UNDETERMINED,
+        _UNDETERMINED,
         message,
-        facts=facts or tuple(m.field for m in missing),
-        missing=tuple(missing),
+        "",
+        facts or tuple([m.field for m in missing]),
+        tuple(missing),
     )
 
 
 def _summary(children: tuple[Verdict, ...], outcome: Outcome) -> str:
-    deciding = [c.message for c in children if c.outcome is outcome]
-    return "; ".join(deciding)
+    return "; ".join([c.message for c in children if c.outcome is outcome])
 
 
 # Combination precedence. The display order of outcomes is fail < warn < undetermined < pass
@@ -147,13 +210,16 @@ def _summary(children: tuple[Verdict, ...], outcome: Outcome) -> str:
 # unknown fact: AND(warn, undetermined) would come out warn and fire a rule whose condition
 # nobody knows. So AND lets a fail decide first, then an unknown, then a warn; OR lets a pass
 # decide first, then a warn, then an unknown. Unknown is never read as yes or no.
-_AND_PRECEDENCE = (Outcome.FAIL, Outcome.UNDETERMINED, Outcome.WARN, Outcome.PASS)
-_OR_PRECEDENCE = (Outcome.PASS, Outcome.WARN, Outcome.UNDETERMINED, Outcome.FAIL)
+_AND_PRECEDENCE = (_FAIL, _UNDETERMINED, _WARN, _PASS)
+_OR_PRECEDENCE = (_PASS, _WARN, _UNDETERMINED, _FAIL)
 
 
 def _decide(kids: tuple[Verdict, ...], precedence: tuple[Outcome, ...]) -> Outcome:
     present = {c.outcome for c in kids}
-    return next(o for o in precedence if o in present)
+    for outcome in precedence:
+        if outcome in present:
+            return outcome
+    raise AssertionError("a combinator has at least one child")
 
 
 def all_of(children: list[Verdict]) -> Verdict:
@@ -161,18 +227,18 @@ def all_of(children: list[Verdict]) -> Verdict:
     short-circuit) so that the explanation tree is whole."""
     kids = tuple(children)
     if not kids:
-        return Verdict(Outcome.PASS, "no condition", "all_of")
+        return Verdict(_PASS, "no condition", "all_of")
     outcome = _decide(kids, _AND_PRECEDENCE)
-    return Verdict(outcome, _summary(kids, outcome), "all_of", children=kids)
+    return Verdict(outcome, _summary(kids, outcome), "all_of", (), (), kids)
 
 
 def any_of(children: list[Verdict]) -> Verdict:
     """OR: any pass decides, then any warn, then any unknown; else fail."""
     kids = tuple(children)
     if not kids:
-        return Verdict(Outcome.FAIL, "no alternative given", "any_of")
+        return Verdict(_FAIL, "no alternative given", "any_of")
     outcome = _decide(kids, _OR_PRECEDENCE)
-    return Verdict(outcome, _summary(kids, outcome), "any_of", children=kids)
+    return Verdict(outcome, _summary(kids, outcome), "any_of", (), (), kids)
 
 
 # A warn means "holds, under an assumption a person must check"; its negation is therefore
@@ -191,4 +257,4 @@ def negate(child: Verdict) -> Verdict:
     stays undetermined."""
     # The child's sentence states the fact found ("Bilio-enteric anastomosis: yes"), which is
     # the reason whichever way the negation goes; the tree shows the "not".
-    return Verdict(_NEGATED[child.outcome], child.message, "not", children=(child,))
+    return Verdict(_NEGATED[child.outcome], child.message, "not", (), (), (child,))

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from netnav import __version__
 from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
 from netnav.engine.criteria.fields import field_exists
+from netnav.engine.verdict import MissingFact
 from netnav.errors import KnowledgeError
 from netnav.knowledge.schema import (
     Check,
@@ -141,6 +142,11 @@ class Knowledge:
     def field_labels(self) -> dict[str, str]:
         return {f: e.label for f, e in self.facts.items()}
 
+    @cached_property
+    def missing_facts(self) -> dict[str, MissingFact]:
+        """The missing-fact record of every field of facts.yaml (made once, not per case)."""
+        return {f: MissingFact(f, e.test) for f, e in self.facts.items()}
+
 
 def _entry_at(text: str, line: int) -> str:
     """The id of the list entry that encloses ``line`` (0-based), for error messages."""
@@ -210,11 +216,20 @@ def _unique(items: Iterable[M], key: str, file: str) -> dict[str, M]:
     return out
 
 
-def _compile(spec: object, defs: Mapping[str, Node], file: str, entry: str) -> Node:
-    try:
-        return compile_criterion(spec, defs)
-    except CriterionSpecError as exc:
-        raise KnowledgeError(file, entry, str(exc)) from None
+class _Compiler:
+    """Compiles the criteria of one knowledge base: ``defs`` holds the definitions compiled
+    so far; ``shared`` the nodes compiled so far, so that a criterion written identically in
+    two places is one node and the per-case memo works it out once."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, Node] = {}
+        self.shared: dict[tuple[object, ...], Node] = {}
+
+    def __call__(self, spec: object, file: str, entry: str) -> Node:
+        try:
+            return compile_criterion(spec, self.defs, self.shared)
+        except CriterionSpecError as exc:
+            raise KnowledgeError(file, entry, str(exc)) from None
 
 
 class _Refs:
@@ -278,14 +293,14 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
             refs.test(f.test, "facts.yaml", f.field)
 
     definitions: dict[str, tuple[Definition, Node]] = {}
-    compiled_defs: dict[str, Node] = {}
+    compiler = _Compiler()
     for path in _files(data_dir, "definitions"):
         for d in _validate(Definition, _read(path, "definitions"), path.name):
             if d.name in definitions:
                 raise KnowledgeError(path.name, d.name, "duplicate definition")
-            node = _compile(d.when, compiled_defs, path.name, d.name)
+            node = compiler(d.when, path.name, d.name)
             definitions[d.name] = (d, node)
-            compiled_defs[d.name] = node
+            compiler.defs[d.name] = node
 
     surveillance = _unique(
         [
@@ -311,8 +326,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
             refs.option(m, "sequencing.yaml", fam.name, recommendable=False)
         refs.evidence_ids(fam.evidence, "sequencing.yaml", fam.name)
 
-    rules = _load_rules(data_dir, compiled_defs, refs, surveillance)
-    checks = _load_checks(data_dir, compiled_defs, refs)
+    rules = _load_rules(data_dir, compiler, refs, surveillance)
+    checks = _load_checks(data_dir, compiler, refs)
     by_option: dict[str, list[CompiledCheck]] = {}
     for c in checks:
         for opt in c.spec.options:
@@ -334,7 +349,7 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> Knowledge:
 
 def _load_rules(
     data_dir: Path,
-    defs: Mapping[str, Node],
+    compile_: _Compiler,
     refs: _Refs,
     surveillance: Mapping[str, SurveillanceSchedule],
 ) -> tuple[CompiledRule, ...]:
@@ -346,13 +361,13 @@ def _load_rules(
             if rule.id in seen:
                 raise KnowledgeError(file, rule.id, "duplicate rule id")
             seen.add(rule.id)
-            when = _compile(rule.when, defs, file, rule.id)
+            when = compile_(rule.when, file, rule.id)
             recs = []
             for rec in rule.recommend:
                 refs.option(rec.option, file, f"{rule.id} -> {rec.option}")
                 refs.evidence_ids(rec.evidence, file, f"{rule.id} -> {rec.option}")
                 rec_when = (
-                    _compile(rec.when, defs, file, f"{rule.id} -> {rec.option}")
+                    compile_(rec.when, file, f"{rule.id} -> {rec.option}")
                     if rec.when is not None
                     else None
                 )
@@ -362,7 +377,7 @@ def _load_rules(
                 refs.option(av.option, file, f"{rule.id} avoid {av.option}")
                 refs.evidence_ids(av.evidence, file, f"{rule.id} avoid {av.option}")
                 avoid_when.append(
-                    _compile(av.when, defs, file, f"{rule.id} avoid {av.option}")
+                    compile_(av.when, file, f"{rule.id} avoid {av.option}")
                     if av.when is not None
                     else None
                 )
@@ -377,7 +392,7 @@ def _load_rules(
                 raise KnowledgeError(
                     file, rule.id, f"unknown surveillance schedule {rule.surveillance!r}"
                 )
-            scope = _compile(rule.scope, defs, file, rule.id) if rule.scope is not None else None
+            scope = compile_(rule.scope, file, rule.id) if rule.scope is not None else None
             compiled.append(CompiledRule(rule, file, when, tuple(recs), tuple(avoid_when), scope))
     if not compiled:
         raise KnowledgeError("rules_*.yaml", "-", "no rule files found")
@@ -391,9 +406,7 @@ def _files(data_dir: Path, stem: str) -> list[Path]:
     return [main, *extra]
 
 
-def _load_checks(
-    data_dir: Path, defs: Mapping[str, Node], refs: _Refs
-) -> tuple[CompiledCheck, ...]:
+def _load_checks(data_dir: Path, compile_: _Compiler, refs: _Refs) -> tuple[CompiledCheck, ...]:
     pairs = [
         (path.name, c)
         for path in _files(data_dir, "checks")
@@ -409,8 +422,8 @@ def _load_checks(
         for opt in c.options:
             refs.option(opt, file, c.id)
         refs.evidence_ids(c.evidence, file, c.id)
-        require = _compile(c.require, defs, file, c.id)
-        applies = _compile(c.applies_when, defs, file, c.id) if c.applies_when else None
+        require = compile_(c.require, file, c.id)
+        applies = compile_(c.applies_when, file, c.id) if c.applies_when else None
         compiled.append(CompiledCheck(c, require, applies))
     return tuple(compiled)
 
