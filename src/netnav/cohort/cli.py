@@ -124,7 +124,7 @@ def cohort_run(
         f"{result.rows} cases read in {seconds:.1f} s ({rate:,.0f} per second){resumed}: "
         f"{result.plans} planned, {result.refused} refused (see "
         f"{result.out_dir / 'errors.jsonl'})\n"
-        f"plans:  {result.out_dir / 'plans'} (Parquet and JSON Lines, one part per chunk)\n"
+        f"plans:  {result.out_dir / 'plans'} (Parquet), {result.out_dir / 'plans-jsonl'}\n"
         f"report: {result.report}"
     )
 

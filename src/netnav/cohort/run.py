@@ -6,7 +6,8 @@ Output directory (``--out DIR``)::
                            knowledge and netnav versions): a rerun must match it
     mapping.yaml           the run's copy of the column mapping (tables)
     .staging/input.parquet the table input, one row group per chunk (tables)
-    plans/part-NNNNN.parquet, plans/part-NNNNN.jsonl   the plans, chunk by chunk
+    plans/part-NNNNN.parquet       the plans and their summary columns (a Parquet dataset)
+    plans-jsonl/part-NNNNN.jsonl   the plans as JSON Lines
     errors/part-NNNNN.jsonl                            refused rows, chunk by chunk
     chunks/NNNNN.json      written last for each chunk: the chunk is done
     errors.jsonl           every refused row's problems, in row order
@@ -50,6 +51,7 @@ _OWNED: Final = (
     "mapping.yaml",
     ".staging",
     "plans",
+    "plans-jsonl",
     "errors",
     "chunks",
     "errors.jsonl",

@@ -5,7 +5,7 @@
 column mapping), plans it with the packaged knowledge base and writes, atomically,
 
 - ``plans/part-NNNNN.parquet``: one row per planned case (:data:`records.PLAN_SCHEMA`);
-- ``plans/part-NNNNN.jsonl``: ``{"row": n, "plan": {netnav-plan/1 document}}`` per line;
+- ``plans-jsonl/part-NNNNN.jsonl``: ``{"row": n, "plan": {netnav-plan/1 document}}`` per line;
 - ``errors/part-NNNNN.jsonl``: one line per problem of a refused row
   (``row``, ``case_id``, ``path``, ``value``, ``reason``);
 - ``chunks/NNNNN.json`` last: the chunk is done (rows, plans, refused rows).
@@ -73,7 +73,7 @@ def chunk_paths(out_dir: Path, index: int) -> dict[str, Path]:
     part = f"part-{index:05d}"
     return {
         "parquet": out_dir / "plans" / f"{part}.parquet",
-        "jsonl": out_dir / "plans" / f"{part}.jsonl",
+        "jsonl": out_dir / "plans-jsonl" / f"{part}.jsonl",
         "errors": out_dir / "errors" / f"{part}.jsonl",
         "marker": out_dir / "chunks" / f"{index:05d}.json",
     }

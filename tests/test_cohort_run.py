@@ -1,0 +1,323 @@
+"""`netnav cohort run`: every row planned or refused, resume, byte-identical reruns, engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from netnav.api import recommend
+from netnav.case.load import parse_case_document
+from netnav.cli import app
+from netnav.cohort import worker
+from netnav.cohort.run import run_cohort
+from netnav.cohort.source import CohortInputError
+
+DATA = Path(__file__).parent / "data"
+
+CASE_FILES = sorted((DATA / "vignettes").glob("*.json")) + sorted(
+    (DATA / "clinical").glob("*.json")
+)
+
+# Rows a registry extract really contains, each refused with the field it names.
+BROKEN = {
+    "not json at all": "(document)",
+    '{"format": "netnav-case/1", "tumor": {"primary_site": "moon"}}': "tumor.primary_site",
+    '{"format": "netnav-case/1", "tumor": {"primary_site": "lung", "ki67_percent": NaN}}': (
+        "tumor.ki67_percent"
+    ),
+    '{"format": "netnav-case/1", "id": "dup", "id": "dup2", "tumor": {}}': "id",
+    '{"format": "netnav-case/1", "tumor": {"primary_site": "rectum"}, '
+    '"extensions": {"actual_treatment": {"option": "chemo"}}}': (
+        "extensions.actual_treatment.option"
+    ),
+    '{"format": "netnav-case/1", "tumor": {"primary_site": "rectum"}, '
+    '"extensions": {"actual_treatment": {"option": "ssa", "date": "2024-02-30"}}}': (
+        "extensions.actual_treatment.date"
+    ),
+}
+
+
+def _cases() -> Iterator[dict[str, Any]]:
+    for i, path in enumerate(CASE_FILES):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        case = doc.get("case", doc)
+        # A third of the cases record the treatment given: a group, an id, or an id that is
+        # often in avoid (everolimus), so that every comparison status occurs.
+        given = [("ssa", "2025-01-02"), ("everolimus", None), ("platinum_etoposide", None)]
+        if i % 3 == 0:
+            option, date = given[(i // 3) % 3]
+            actual = {"option": option} | ({"date": date} if date else {})
+            case.setdefault("extensions", {})["actual_treatment"] = actual
+        yield case
+
+
+@pytest.fixture(scope="module")
+def cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test cases as JSON Lines, with broken rows and a blank line mixed in."""
+    lines = [json.dumps(c, ensure_ascii=False) for c in _cases()]
+    broken = list(BROKEN)
+    for k, text in enumerate(broken):
+        lines.insert(7 + 11 * k, text)
+    lines.insert(3, "")
+    path = tmp_path_factory.mktemp("cohort") / "cohort.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(cohort_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "run"
+    run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    return out
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_row_is_planned_or_refused(cohort_file: Path, reference: Path) -> None:
+    rows = [line for line in cohort_file.read_text(encoding="utf-8").splitlines() if line]
+    plans = [p for f in sorted((reference / "plans-jsonl").glob("*.jsonl")) for p in _lines(f)]
+    errors = _lines(reference / "errors.jsonl")
+    refused = {e["row"] for e in errors}
+    assert len(plans) == len(CASE_FILES)
+    assert len(refused) == len(BROKEN)
+    assert len(plans) + len(refused) == len(rows)
+    figures = json.loads((reference / "concordance.json").read_text(encoding="utf-8"))
+    assert figures["counts"]["cases_in"] == len(rows)
+    assert figures["counts"]["errors"] == len(BROKEN)
+
+
+def test_errors_name_the_row_the_field_and_the_reason(cohort_file: Path, reference: Path) -> None:
+    numbered = dict(enumerate(cohort_file.read_text(encoding="utf-8").splitlines(), start=1))
+    errors = _lines(reference / "errors.jsonl")
+    assert [e["row"] for e in errors] == sorted(e["row"] for e in errors)
+    paths: dict[int, list[str]] = {}
+    for error in errors:
+        assert numbered[error["row"]] in BROKEN, f"row {error['row']} refused but is good"
+        assert error["reason"]
+        paths.setdefault(error["row"], []).append(error["path"])
+    for row, found in paths.items():
+        assert BROKEN[numbered[row]] in found, (numbered[row], found)
+    assert {numbered[e["row"]] for e in errors} == set(BROKEN)
+    moon = next(e for e in errors if e["value"] == "moon")
+    assert "small_intestine" in moon["reason"]
+
+
+def test_plans_are_the_plans_of_netnav_recommend(cohort_file: Path, reference: Path) -> None:
+    numbered = dict(enumerate(cohort_file.read_text(encoding="utf-8").splitlines(), start=1))
+    table = pq.read_table(reference / "plans")
+    assert table.column("row").to_pylist() == sorted(table.column("row").to_pylist())
+    jsonl = [p for f in sorted((reference / "plans-jsonl").glob("*.jsonl")) for p in _lines(f)]
+    for record, line in zip(table.to_pylist(), jsonl, strict=True):
+        case, _ = parse_case_document(numbered[record["row"]])
+        expected = recommend(case)
+        assert json.loads(record["plan"]) == expected
+        assert line == {"row": record["row"], "plan": expected}
+        assert record["options"] == [o["id"] for o in expected["options"]]
+        assert record["avoid"] == [a["id"] for a in expected["avoid"]]
+        assert record["grade"] == expected["derived"]["grade"]["value"]
+        assert set(record["blocking"]) <= set(record["missing"])
+
+
+def test_actual_treatment_is_compared_with_the_plan(reference: Path) -> None:
+    records = pq.read_table(reference / "plans").to_pylist()
+    statuses = {r["actual_status"] for r in records}
+    assert {"not_recorded", "in_avoid"} <= statuses
+    assert statuses & {"in_preferred", "in_options"}
+    for r in records:
+        option = r["actual_option"]
+        if option is None:
+            assert r["actual_status"] == "not_recorded"
+            continue
+        ids = {"lanreotide", "octreotide_lar"} if option == "ssa" else {option}
+        if ids & set(r["preferred"]):
+            assert r["actual_status"] == "in_preferred"
+        elif ids & set(r["options"]):
+            assert r["actual_status"] == "in_options"
+        elif ids & set(r["avoid"]):
+            assert r["actual_status"] == "in_avoid"
+            assert r["actual_avoid_reason"]
+        else:
+            assert r["actual_status"] == "not_in_plan"
+
+
+def test_rerun_gives_the_same_bytes(cohort_file: Path, reference: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    run_cohort(cohort_file, again, chunk_size=25, jobs=1)
+    assert _tree(again) == _tree(reference)
+    # And a finished run run again in its own directory changes nothing.
+    result = run_cohort(cohort_file, again, chunk_size=25, jobs=1)
+    assert result.chunks_resumed == result.chunks
+    assert _tree(again) == _tree(reference)
+
+
+def test_two_worker_processes_give_the_same_bytes(
+    cohort_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    run_cohort(cohort_file, tmp_path / "pool", chunk_size=25, jobs=2)
+    assert _tree(tmp_path / "pool") == _tree(reference)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(
+    cohort_file: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "interrupted"
+    real = worker.plan_chunk
+    planned: list[int] = []
+
+    def stop_at_third(task: Any, settings: Any) -> Any:
+        if task.index == 2:
+            raise KeyboardInterrupt
+        planned.append(task.index)
+        return real(task, settings)
+
+    monkeypatch.setattr("netnav.cohort.engines.plan_chunk", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    assert not (out / "concordance.json").exists()
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == ["00000.json", "00001.json"]
+    # A chunk cut off while writing leaves only a temporary file, never a part that counts.
+    (out / "plans" / ".part-00002.parquet.999.tmp").write_bytes(b"half")
+
+    monkeypatch.setattr("netnav.cohort.engines.plan_chunk", real)
+    result = run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    assert result.chunks_resumed == 2
+    (out / "plans" / ".part-00002.parquet.999.tmp").unlink()
+    assert _tree(out) == _tree(reference)
+
+
+def test_a_chunk_missing_a_file_is_planned_again(
+    cohort_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "damaged"
+    run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    (out / "plans-jsonl" / "part-00001.jsonl").unlink()
+    result = run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    assert result.chunks_resumed == result.chunks - 1
+    assert _tree(out) == _tree(reference)
+
+
+def test_another_run_in_the_same_directory_is_refused(cohort_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_cohort(cohort_file, out, chunk_size=25, jobs=1)
+    with pytest.raises(CohortInputError, match=r"holds another run .*chunk_size"):
+        run_cohort(cohort_file, out, chunk_size=40, jobs=1)
+    other = tmp_path / "other.jsonl"
+    other.write_text(cohort_file.read_text(encoding="utf-8").replace("V01", "V01b"))
+    with pytest.raises(CohortInputError, match="different input"):
+        run_cohort(other, out, chunk_size=25, jobs=1)
+    result = run_cohort(other, out, chunk_size=40, jobs=1, overwrite=True)
+    assert result.chunks_resumed == 0
+    assert json.loads((out / "run.json").read_text())["chunk_size"] == 40
+
+
+def test_a_directory_of_other_files_is_never_written_into(
+    cohort_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.docx").write_bytes(b"precious")
+    with pytest.raises(CohortInputError, match="not a netnav cohort run"):
+        run_cohort(cohort_file, out, chunk_size=25, jobs=1, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+
+
+def test_check_only_counts_and_writes_nothing(cohort_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "check"
+    result = run_cohort(cohort_file, out, chunk_size=25, jobs=1, check_only=True)
+    assert (result.rows, result.refused, result.plans) == (
+        len(CASE_FILES) + len(BROKEN),
+        len(BROKEN),
+        0,
+    )
+    assert not out.exists()
+
+
+def test_an_empty_input_gives_an_empty_report(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    result = run_cohort(empty, tmp_path / "out", jobs=1)
+    assert (result.rows, result.plans, result.refused) == (0, 0, 0)
+    assert (tmp_path / "out" / "errors.jsonl").read_bytes() == b""
+    figures = json.loads((tmp_path / "out" / "concordance.json").read_text())
+    assert figures["counts"]["cases_in"] == 0
+
+
+def test_last_line_without_newline_and_chunk_boundaries(tmp_path: Path) -> None:
+    cases = [json.dumps(c) for c in list(_cases())[:10]]
+    path = tmp_path / "ten.jsonl"
+    path.write_text("\n".join(cases), encoding="utf-8")  # no newline after the last case
+    for size in (1, 3, 5, 10, 11):
+        out = tmp_path / f"out{size}"
+        result = run_cohort(path, out, chunk_size=size, jobs=1)
+        assert (result.rows, result.plans) == (10, 10), size
+        rows = pq.read_table(out / "plans").column("row").to_pylist()
+        assert rows == list(range(1, 11))
+
+
+runner = CliRunner()
+
+
+def test_cli_run_prints_counts_and_where_things_are(cohort_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    result = runner.invoke(
+        app, ["cohort", "run", str(cohort_file), "--out", str(out), "--quiet", "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(CASE_FILES)} planned, {len(BROKEN)} refused" in result.output
+    assert "concordance.html" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cases.txt"], "unknown input kind '.txt'"),
+        (["missing.jsonl"], "no such file"),
+        (["cohort.csv"], "needs --mapping"),
+        (["cohort.jsonl", "--mapping", "m.yaml"], "--mapping is for CSV and Parquet"),
+        (["cohort.jsonl", "--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
+        (["cohort.jsonl", "--chunk-size", "0"], "chunk-size"),
+    ],
+)
+def test_cli_refuses_unusable_input_with_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    from netnav.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cases.txt").write_text("{}")
+    (tmp_path / "cohort.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "cohort.jsonl").write_text("{}\n")
+    monkeypatch.setattr("sys.argv", ["netnav", "cohort", "run", *args, "--out", "o", "-q"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "o" / "plans").exists()
+    assert message in capsys.readouterr().err
+
+
+def test_dask_local_cluster_gives_the_same_bytes(
+    cohort_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask"
+    result = run_cohort(cohort_file, out, chunk_size=25, engine="dask", jobs=2)
+    assert result.plans == len(CASE_FILES)
+    assert _tree(out) == _tree(reference)
