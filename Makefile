@@ -8,7 +8,7 @@ TEST_DEPS := $(VENV)/.test-deps
 EXAMPLE := examples/EX27-small-intestine-multifocal-g1.json
 GUIDE_DIR := out
 
-.PHONY: serve setup test-deps run test lint typecheck check bench vignettes golden clean
+.PHONY: serve setup test-deps run test lint typecheck check bench bench-cohort vignettes golden clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,13 @@ golden: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,mean,min,max,rounds -p no:cacheprovider -o addopts=""
+
+# Cohort scaling: synthetic cohorts of 10k, 100k and 1M cases through `netnav cohort run`
+# (cases per second per core, peak memory, ratio to the parse floor). The 1M run takes
+# several minutes and ~20 GB of disk while it runs; SIZES="10000 100000" for a quick look.
+SIZES ?= 10000 100000 1000000
+bench-cohort: $(STAMP)
+	$(BIN)/python -m benchmarks.cohort_scaling --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .benchmarks

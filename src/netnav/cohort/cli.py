@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netnav.errors import NetnavError
+
 if TYPE_CHECKING:
     from netnav.cohort.worker import ChunkDone
 
 __all__ = ["cohort_app"]
+
+
+class CohortOutputError(NetnavError):
+    """An output file cannot be written (the CLI exits 2)."""
+
 
 cohort_app = typer.Typer(
     help="Audit a cohort: plan many cases and compare them with the treatment given.",
@@ -181,3 +188,42 @@ class _Progress:
         rate = f"{self._counted / elapsed:,.0f}" if elapsed > 0 else "–"
         self._bar.update(self._task, advance=chunk.span, rate=rate)
         self._bar.refresh()
+
+
+@cohort_app.command("synth")
+def cohort_synth(
+    n: Annotated[int, typer.Argument(min=0, help="How many cases.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="JSON Lines file to write (replaced if present).")
+    ] = Path("cohort.jsonl"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Write N synthetic, clinically plausible cases (for benchmarks and tests; not patients).
+
+    The site, grade, stage, syndrome and treatment mix and its sources are described in
+    docs/cohort-synthetic.md. Each case records a treatment given under
+    extensions.actual_treatment, drawn from practice patterns, not from netnav's plan.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from netnav.cohort.synth import write_synthetic_cohort
+
+    bar = Progress(
+        TextColumn("writing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    )
+    task = bar.add_task("writing", total=n)
+    with bar:
+        try:
+            written = write_synthetic_cohort(
+                out, n, seed, on_progress=lambda k: bar.update(task, completed=k)
+            )
+        except OSError as exc:
+            raise CohortOutputError(f"cannot write --out {out}: {exc.strerror}") from None
+        bar.update(task, completed=written)
+    typer.echo(f"{written} synthetic cases (seed {seed}) written to {out}")

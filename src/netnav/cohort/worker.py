@@ -18,6 +18,7 @@ same input with the same knowledge gives the same bytes, whichever engine runs i
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from netnav.plan import plan_document
 __all__ = ["ChunkDone", "RunSettings", "chunk_paths", "plan_chunk"]
 
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+_COLLECT_EVERY: Final = 200
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,24 @@ def _avoid_reason(document: dict[str, Any], actual: ActualTreatment | None) -> s
     return " ".join(reasons) or None
 
 
+def _plan_row(row: _Row, settings: RunSettings, out: _ChunkOutput, kb: Knowledge) -> None:
+    """Plan one row into ``out``, or record why it is refused."""
+    if row.case is None:
+        out.refuse(row.number, _case_id(row.document), row.problems)
+        return
+    actual, problems = read_actual_treatment(row.document or {})
+    if problems:
+        out.refuse(row.number, row.case.id, problems)
+        return
+    if settings.check_only:
+        return
+    try:
+        out.add(row.number, row.case, actual, kb)
+    except Exception as exc:  # one case's failure must not lose the chunk
+        problem = CaseProblem("(plan)", f"netnav could not plan this case ({type(exc).__name__})")
+        out.refuse(row.number, row.case.id, [problem])
+
+
 def plan_chunk(task: ChunkTask, settings: RunSettings) -> ChunkDone:
     """Plan every row of ``task`` and write the chunk's files (see the module docstring).
 
@@ -214,25 +234,22 @@ def plan_chunk(task: ChunkTask, settings: RunSettings) -> ChunkDone:
     kb = default_knowledge()
     out = _ChunkOutput()
     rows = 0
-    for row in _rows(task, settings):
-        rows += 1
-        case_id = _case_id(row.document)
-        if row.case is None:
-            out.refuse(row.number, case_id, row.problems)
-            continue
-        actual, problems = read_actual_treatment(row.document or {})
-        if problems:
-            out.refuse(row.number, row.case.id, problems)
-            continue
-        if settings.check_only:
-            continue
-        try:
-            out.add(row.number, row.case, actual, kb)
-        except Exception as exc:  # one case's failure must not lose the chunk
-            problem = CaseProblem(
-                "(plan)", f"netnav could not plan this case ({type(exc).__name__})"
-            )
-            out.refuse(row.number, row.case.id, [problem])
+    # The planner leaves some reference cycles per case; the cyclic collector, left to its
+    # own thresholds, walks the young heap hundreds of times per chunk (about a third of
+    # the planning time). Collecting once every _COLLECT_EVERY cases frees the same
+    # garbage with memory bounded to a few tens of MB per worker.
+    collector_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for row in _rows(task, settings):
+            rows += 1
+            if rows % _COLLECT_EVERY == 0:
+                gc.collect()
+            _plan_row(row, settings, out, kb)
+    finally:
+        gc.collect()
+        if collector_was_on:
+            gc.enable()
     done = ChunkDone(task.index, rows, rows - out.refused, out.refused, kb.version, task.span)
     if settings.check_only:
         return done
