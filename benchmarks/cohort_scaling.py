@@ -76,9 +76,7 @@ def run(sizes: list[int], jobs: int) -> list[dict[str, Any]]:
         out = ARTIFACTS / f"run-{size}"
         shutil.rmtree(out, ignore_errors=True)
         common = ["-q", "--jobs", str(jobs)]
-        floor_s, floor_mem = _measure(
-            [*NETNAV, "cohort", "run", str(cohort), "--check-only", *common]
-        )
+        floor_s, _ = _measure([*NETNAV, "cohort", "run", str(cohort), "--check-only", *common])
         full_s, full_mem = _measure(
             [*NETNAV, "cohort", "run", str(cohort), "--out", str(out), *common]
         )
