@@ -321,3 +321,70 @@ def test_dask_local_cluster_gives_the_same_bytes(
     result = run_cohort(cohort_file, out, chunk_size=25, engine="dask", jobs=2)
     assert result.plans == len(CASE_FILES)
     assert _tree(out) == _tree(reference)
+
+
+# --- registry tables through a column mapping ---------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "cohort"
+EXTRACT = EXAMPLES / "registry-extract.csv"
+MAPPING = EXAMPLES / "registry-mapping.yaml"
+
+
+def _plans(out: Path) -> list[dict[str, Any]]:
+    return pq.read_table(out / "plans").to_pylist()
+
+
+def test_a_registry_csv_is_planned_through_its_mapping(tmp_path: Path) -> None:
+    result = run_cohort(EXTRACT, tmp_path / "csv", mapping=MAPPING, jobs=1)
+    assert (result.rows, result.plans, result.refused) == (30, 28, 2)
+    errors = _lines(tmp_path / "csv" / "errors.jsonl")
+    assert {(e["row"], e["case_id"]) for e in errors} == {(13, "NETR-0013"), (21, "NETR-0021")}
+    assert any("column ki67_pct" in e["path"] and e["value"] == "abc" for e in errors)
+    plans = _plans(tmp_path / "csv")
+    assert [p["row"] for p in plans] == [r for r in range(1, 31) if r not in (13, 21)]
+    assert all(p["case_id"].startswith("NETR-") for p in plans)
+    assert sum(p["actual_option"] is not None for p in plans) > 20
+
+
+def test_parquet_table_and_parquet_parts_give_the_plans_of_the_csv(tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(EXTRACT)  # typed columns, as a registry's Parquet export has
+    pq.write_table(table, tmp_path / "extract.parquet")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(table.slice(0, 11), parts / "part-0.parquet")
+    pq.write_table(table.slice(11), parts / "part-1.parquet")
+    run_cohort(EXTRACT, tmp_path / "csv", mapping=MAPPING, jobs=1, chunk_size=7)
+    run_cohort(tmp_path / "extract.parquet", tmp_path / "pq", mapping=MAPPING, jobs=1, chunk_size=7)
+    run_cohort(parts, tmp_path / "parts-out", mapping=MAPPING, jobs=1, chunk_size=7)
+    reference = [(p["row"], p["plan"]) for p in _plans(tmp_path / "csv")]
+    assert [(p["row"], p["plan"]) for p in _plans(tmp_path / "pq")] == reference
+    assert [(p["row"], p["plan"]) for p in _plans(tmp_path / "parts-out")] == reference
+
+
+def test_a_csv_row_with_the_wrong_number_of_cells_is_an_error_not_a_stop(tmp_path: Path) -> None:
+    lines = EXTRACT.read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5] + ",surplus"
+    damaged = tmp_path / "damaged.csv"
+    damaged.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cohort(damaged, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert (result.rows, result.refused) == (30, 3)
+    (error,) = [e for e in _lines(tmp_path / "out" / "errors.jsonl") if e["row"] == 5]
+    assert error["path"] == "(row)"
+    assert "cells" in error["reason"]
+
+
+def test_a_mapping_naming_a_column_the_table_lacks_is_refused(tmp_path: Path) -> None:
+    text = EXTRACT.read_text(encoding="utf-8").replace("ki67_pct", "ki67", 1)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(text, encoding="utf-8")
+    with pytest.raises(CohortInputError, match="ki67_pct"):
+        run_cohort(renamed, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert not (tmp_path / "out" / "plans").exists()
+
+
+def test_dask_reads_the_staged_table_like_the_local_engine(tmp_path: Path) -> None:
+    run_cohort(EXTRACT, tmp_path / "local", mapping=MAPPING, jobs=2, chunk_size=8)
+    run_cohort(EXTRACT, tmp_path / "dask", mapping=MAPPING, engine="dask", jobs=2, chunk_size=8)
+    assert _tree(tmp_path / "dask") == _tree(tmp_path / "local")
