@@ -388,3 +388,30 @@ def test_dask_reads_the_staged_table_like_the_local_engine(tmp_path: Path) -> No
     run_cohort(EXTRACT, tmp_path / "local", mapping=MAPPING, jobs=2, chunk_size=8)
     run_cohort(EXTRACT, tmp_path / "dask", mapping=MAPPING, engine="dask", jobs=2, chunk_size=8)
     assert _tree(tmp_path / "dask") == _tree(tmp_path / "local")
+
+
+def test_the_report_opens_with_the_headline_figures(reference: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    figures = json.loads((reference / "concordance.json").read_text(encoding="utf-8"))
+    page = BeautifulSoup(
+        (reference / "concordance.html").read_text(encoding="utf-8"), "html.parser"
+    )
+    brief = page.find(id="summary-list")
+    assert brief is not None
+    text = " ".join(brief.get_text().split())
+    overall = figures["overall"]
+    assert f"{figures['counts']['cases_in']} cases read" in text
+    assert f"{overall['in_options']['share'] * 100:.1f} % ({overall['in_options']['n']})" in text
+    assert f"{overall['in_avoid']['n']} patients" in text
+    assert "Input SHA-256" in page.get_text()
+
+
+def test_a_run_stopped_before_planning_started_is_resumed(tmp_path: Path) -> None:
+    out = tmp_path / "early"
+    out.mkdir()
+    (out / "mapping.yaml").write_bytes(MAPPING.read_bytes())  # left by a stop while staging
+    (out / ".staging").mkdir()
+    (out / ".staging" / "input.parquet.tmp").write_bytes(b"half")
+    result = run_cohort(EXTRACT, out, mapping=MAPPING, jobs=1)
+    assert result.plans == 28

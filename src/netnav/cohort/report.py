@@ -210,6 +210,16 @@ def _plots(figures: Mapping[str, Any]) -> dict[str, str]:
     return plots
 
 
+# The run metadata's keys in words (keys not listed are shown as they are).
+_RUN_LABELS: Final[dict[str, str]] = {
+    "input": "Input file",
+    "input_sha256": "Input SHA-256",
+    "knowledge_version": "Knowledge version",
+    "netnav_version": "netnav version",
+    "chunk_size": "Cases per chunk",
+}
+
+
 def render_html(figures: Mapping[str, Any]) -> str:
     """The HTML page of ``figures`` (a string; the same figures give the same string)."""
     harm = figures["potential_harm"]
@@ -225,6 +235,7 @@ def render_html(figures: Mapping[str, Any]) -> str:
             harm_more=max(0, len(harm) - HARM_ROWS_SHOWN),
             groups_plotted=GROUPS_PLOTTED,
             missing_plotted=MISSING_FACTS_PLOTTED,
+            run_labels=_RUN_LABELS,
         )
     )
 

@@ -170,17 +170,13 @@ def _claim(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise CohortInputError(f"--out {out_dir}: exists and is not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = {p.name for p in out_dir.iterdir()}
-    foreign = sorted(entries - set(_OWNED) - {".concordance.json.tmp"})
-    if entries and "run.json" not in entries:
-        raise CohortInputError(
-            f"--out {out_dir}: not empty and not a netnav cohort run (holds "
-            f"{', '.join(sorted(entries)[:5])}); choose an empty or new directory"
-        )
+    # Hidden names are netnav's temporary files (and a desktop's own, such as .DS_Store).
+    entries = {p.name for p in out_dir.iterdir() if not p.name.startswith(".")}
+    foreign = sorted(entries - set(_OWNED))
     if foreign:
         raise CohortInputError(
-            f"--out {out_dir}: holds files netnav did not write ({', '.join(foreign[:5])}); "
-            "choose another directory"
+            f"--out {out_dir}: not empty and not a netnav cohort run (holds "
+            f"{', '.join(foreign[:5])}); choose an empty or new directory"
         )
     if overwrite:
         for name in _OWNED:
