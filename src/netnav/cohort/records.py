@@ -40,7 +40,8 @@ ACTUAL_STATUSES: Final[tuple[str, ...]] = (
     "in_preferred",  # the actual treatment is one of the plan's preferred options
     "in_options",  # in the plan's options, not preferred
     "in_avoid",  # in the plan's avoid list: potential harm
-    "not_in_plan",  # neither offered nor avoided
+    "undecided",  # not offered, but a rule that would offer it waits on a missing fact
+    "not_in_plan",  # neither offered nor avoided, nor waiting on a missing fact
     "not_recorded",  # the case records no actual treatment
 )
 
