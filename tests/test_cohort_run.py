@@ -151,7 +151,11 @@ def test_actual_treatment_is_compared_with_the_plan(reference: Path) -> None:
             assert r["actual_status"] == "in_avoid"
             assert r["actual_avoid_reason"]
         else:
-            assert r["actual_status"] == "not_in_plan"
+            # Not offered nor avoided: waiting on a missing fact (undecided), neither, or
+            # (for follow-up only) following a plan whose advice is follow-up.
+            assert r["actual_status"] in ("undecided", "not_in_plan", "in_preferred")
+            if r["actual_status"] == "in_preferred":
+                assert json.loads(r["plan"])["surveillance"] is not None
 
 
 def test_rerun_gives_the_same_bytes(cohort_file: Path, reference: Path, tmp_path: Path) -> None:
@@ -415,3 +419,26 @@ def test_a_run_stopped_before_planning_started_is_resumed(tmp_path: Path) -> Non
     (out / ".staging" / "input.parquet.tmp").write_bytes(b"half")
     result = run_cohort(EXTRACT, out, mapping=MAPPING, jobs=1)
     assert result.plans == 28
+
+
+def test_synth_then_run_gives_plans_a_report_with_plots_and_no_errors(tmp_path: Path) -> None:
+    cohort = tmp_path / "synthetic.jsonl"
+    made = runner.invoke(app, ["cohort", "synth", "1500", "--seed", "11", "--out", str(cohort)])
+    assert made.exit_code == 0, made.output
+    assert "1500 synthetic cases (seed 11)" in made.output
+    out = tmp_path / "audit"
+    ran = runner.invoke(
+        app, ["cohort", "run", str(cohort), "--out", str(out), "-q", "--chunk-size", "400"]
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "1500 planned, 0 refused" in ran.output
+    assert (out / "errors.jsonl").read_bytes() == b""
+    assert pq.read_table(out / "plans").num_rows == 1500
+    html = (out / "concordance.html").read_text(encoding="utf-8")
+    assert html.count("<svg") >= 5
+    figures = json.loads((out / "concordance.json").read_text(encoding="utf-8"))
+    # The synthetic practice patterns include discordant choices: the audit must find them.
+    assert figures["counts"]["actual_recorded"] > 1200
+    assert figures["overall"]["in_avoid"]["n"] > 0
+    assert 0 < figures["overall"]["in_options"]["share"] < 1
+    assert any(m["cases_blocked"] > 0 for m in figures["missing_facts"])

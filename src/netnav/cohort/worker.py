@@ -31,7 +31,13 @@ import pyarrow.parquet as pq
 
 from netnav.case.load import case_from_mapping, parse_case_document
 from netnav.case.model import Case
-from netnav.cohort.actual import ActualTreatment, actual_status, read_actual_treatment
+from netnav.cohort.actual import (
+    ActualTreatment,
+    actual_status,
+    follows_follow_up_plan,
+    options_awaiting_facts,
+    read_actual_treatment,
+)
 from netnav.cohort.records import PLAN_SCHEMA
 from netnav.cohort.source import ChunkTask, read_jsonl_chunk, read_table_chunk
 from netnav.engine.planner import make_plan
@@ -173,7 +179,9 @@ class _ChunkOutput:
         options = [o["id"] for o in document["options"]]
         preferred = [o["id"] for o in document["options"] if o["tier"] == "preferred"]
         avoid = [a["id"] for a in document["avoid"]]
-        status = actual_status(actual, preferred, options, avoid)
+        awaiting = options_awaiting_facts(result, kb) if actual is not None else ()
+        follow_up = follows_follow_up_plan(actual, document, kb)
+        status = actual_status(actual, preferred, options, avoid, awaiting, follow_up)
         derived = document["derived"]
         row: dict[str, Any] = {
             "row": number,
