@@ -442,3 +442,18 @@ def test_synth_then_run_gives_plans_a_report_with_plots_and_no_errors(tmp_path: 
     assert figures["overall"]["in_avoid"]["n"] > 0
     assert 0 < figures["overall"]["in_options"]["share"] < 1
     assert any(m["cases_blocked"] > 0 for m in figures["missing_facts"])
+
+
+def test_dask_by_scheduler_address_gives_the_same_bytes(
+    cohort_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "dask-address"
+        run_cohort(
+            cohort_file, out, chunk_size=25, engine="dask", scheduler=cluster.scheduler_address
+        )
+    assert _tree(out) == _tree(reference)
