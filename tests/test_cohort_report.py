@@ -1,7 +1,8 @@
 """The concordance figures and report of a cohort run (netnav.cohort.concordance, .report).
 
 A cohort of 30 plan rows is written out by hand, so that every figure is known: shares and
-their Wilson intervals, group order (size, then name; "not recorded" after named groups of
+their Wilson intervals (in options, in preferred, in avoid, undecided for a missing fact, not
+in plan; all but in preferred add up to the patients with a treatment recorded), group order (size, then name; "not recorded" after named groups of
 the same size), the potential-harm list (in row order whatever the batch order), missing
 facts (a field listed twice in one case counts once) and first options. The HTML page is
 read back with BeautifulSoup: its tables must hold exactly the numbers of the JSON, it must
@@ -26,6 +27,7 @@ from bs4 import BeautifulSoup, Tag
 from playwright.sync_api import sync_playwright
 
 from netnav.cohort.concordance import (
+    GROUPINGS,
     SUMMARY_COLUMNS,
     concordance_figures,
     share,
@@ -76,12 +78,13 @@ def cohort_rows() -> list[dict[str, Any]]:
     (26–30)."""
     rows: list[dict[str, Any]] = []
     pancreas = dict(site="pancreas", grade="g1", extent="localized", line_of_therapy=1)
-    statuses = ["in_preferred"] * 4 + ["in_options"] * 4 + ["in_avoid", "not_in_plan"]
+    statuses = ["in_preferred"] * 4 + ["in_options"] * 2
+    statuses += ["undecided", "undecided", "in_avoid", "not_in_plan"]
     for i, status in enumerate(statuses, start=1):
         rows.append(_row(i, status, options=["surgery", "ssa"], preferred=["surgery"], **pancreas))
     small = dict(site="small_intestine", grade="g2", extent="advanced", line_of_therapy=2)
     statuses = ["in_preferred"] * 2 + ["in_options", "in_avoid", "in_avoid", "not_in_plan"]
-    statuses += ["not_recorded"] * 4
+    statuses += ["undecided"] * 3 + ["not_recorded"]
     for i, status in enumerate(statuses, start=11):
         rows.append(_row(i, status, options=["ssa", "prrt"], **small))
     for i in range(21, 26):
@@ -93,9 +96,15 @@ def cohort_rows() -> list[dict[str, Any]]:
     rows[8].update(actual_option="everolimus", actual_avoid_reason="Not before surgery.")
     rows[13].update(case_id=None, actual_option="prrt", actual_avoid_reason="Low SSTR uptake.")
     rows[14].update(case_id=SCRIPT_ID, actual_option="sunitinib", actual_avoid_reason="<b>NET</b>")
-    # Missing facts: Ki-67 missing in 5 cases and blocking in 3; ECOG listed twice in row 6.
-    for i in (0, 1, 2):
+    # Missing facts: Ki-67 missing in 7 cases and blocking in 5 (two of them undecided, rows
+    # 7 and 8); receptor imaging missing and blocking in the 3 undecided rows 17–19; ECOG
+    # listed twice in row 6.
+    for i in (0, 1, 2, 6, 7):
         rows[i].update(missing=["tumor.ki67_percent"], blocking=["tumor.ki67_percent"])
+    for i in (16, 17, 18):
+        rows[i].update(
+            actual_option="prrt", missing=["tumor.sstr_imaging"], blocking=["tumor.sstr_imaging"]
+        )
     for i in (3, 4):
         rows[i].update(missing=["tumor.ki67_percent", "patient.ecog"])
     rows[5].update(missing=["patient.ecog", "patient.ecog"], blocking=["patient.ecog"])
@@ -128,43 +137,51 @@ def S(n: int, of: int, value: float | None, ci: list[float] | None) -> dict[str,
     return {"n": n, "of": of, "share": value, "ci95": ci}
 
 
+SHARE_KEYS = ("in_options", "in_preferred", "in_avoid", "undecided", "not_in_plan")
+
 NONE_RECORDED = {
     "in_options": S(0, 0, None, None),
     "in_preferred": S(0, 0, None, None),
     "in_avoid": S(0, 0, None, None),
+    "undecided": S(0, 0, None, None),
     "not_in_plan": S(0, 0, None, None),
 }
 PANCREAS = {
-    "in_options": S(8, 10, 0.8, [0.4902, 0.9433]),
+    "in_options": S(6, 10, 0.6, [0.3127, 0.8318]),
     "in_preferred": S(4, 10, 0.4, [0.1682, 0.6873]),
     "in_avoid": S(1, 10, 0.1, [0.0179, 0.4042]),
+    "undecided": S(2, 10, 0.2, [0.0567, 0.5098]),
     "not_in_plan": S(1, 10, 0.1, [0.0179, 0.4042]),
 }
 SMALL_INTESTINE = {
-    "in_options": S(3, 6, 0.5, [0.1876, 0.8124]),
-    "in_preferred": S(2, 6, 0.3333, [0.0968, 0.7]),
-    "in_avoid": S(2, 6, 0.3333, [0.0968, 0.7]),
-    "not_in_plan": S(1, 6, 0.1667, [0.0301, 0.5635]),
+    "in_options": S(3, 9, 0.3333, [0.1206, 0.6458]),
+    "in_preferred": S(2, 9, 0.2222, [0.0632, 0.5474]),
+    "in_avoid": S(2, 9, 0.2222, [0.0632, 0.5474]),
+    "undecided": S(3, 9, 0.3333, [0.1206, 0.6458]),
+    "not_in_plan": S(1, 9, 0.1111, [0.0199, 0.435]),
 }
 RECTUM = {
     "in_options": S(5, 5, 1.0, [0.5655, 1.0]),
     "in_preferred": S(5, 5, 1.0, [0.5655, 1.0]),
     "in_avoid": S(0, 5, 0.0, [0.0, 0.4345]),
+    "undecided": S(0, 5, 0.0, [0.0, 0.4345]),
     "not_in_plan": S(0, 5, 0.0, [0.0, 0.4345]),
 }
 G1 = {  # pancreas and rectum
-    "in_options": S(13, 15, 0.8667, [0.6212, 0.9626]),
+    "in_options": S(11, 15, 0.7333, [0.4805, 0.891]),
     "in_preferred": S(9, 15, 0.6, [0.3575, 0.8018]),
     "in_avoid": S(1, 15, 0.0667, [0.0119, 0.2982]),
+    "undecided": S(2, 15, 0.1333, [0.0374, 0.3788]),
     "not_in_plan": S(1, 15, 0.0667, [0.0119, 0.2982]),
 }
 OVERALL = {
     "cases": 30,
-    "actual_recorded": 21,
-    "in_options": S(16, 21, 0.7619, [0.5491, 0.8937]),
-    "in_preferred": S(11, 21, 0.5238, [0.3237, 0.7166]),
-    "in_avoid": S(3, 21, 0.1429, [0.0498, 0.3464]),
-    "not_in_plan": S(2, 21, 0.0952, [0.0265, 0.2891]),
+    "actual_recorded": 24,
+    "in_options": S(14, 24, 0.5833, [0.3883, 0.7553]),
+    "in_preferred": S(11, 24, 0.4583, [0.2789, 0.6493]),
+    "in_avoid": S(3, 24, 0.125, [0.0434, 0.31]),
+    "undecided": S(5, 24, 0.2083, [0.0924, 0.4047]),
+    "not_in_plan": S(2, 24, 0.0833, [0.0232, 0.2585]),
 }
 
 
@@ -178,27 +195,27 @@ def label(field: str) -> str:
 
 EXPECTED: dict[str, Any] = {
     "run": RUN,
-    "counts": {"cases_in": 32, "plans": 30, "errors": 2, "actual_recorded": 21},
+    "counts": {"cases_in": 32, "plans": 30, "errors": 2, "actual_recorded": 24},
     "overall": OVERALL,
     "by_site": [
         group("pancreas", 10, 10, PANCREAS),
-        group("small_intestine", 10, 6, SMALL_INTESTINE),
+        group("small_intestine", 10, 9, SMALL_INTESTINE),
         group("rectum", 5, 5, RECTUM),
         group("not recorded", 5, 0, NONE_RECORDED),
     ],
     "by_grade": [
         group("g1", 15, 15, G1),
-        group("g2", 10, 6, SMALL_INTESTINE),
+        group("g2", 10, 9, SMALL_INTESTINE),
         group("not recorded", 5, 0, NONE_RECORDED),
     ],
     "by_extent": [
         group("localized", 15, 15, G1),
-        group("advanced", 10, 6, SMALL_INTESTINE),
+        group("advanced", 10, 9, SMALL_INTESTINE),
         group("unknown", 5, 0, NONE_RECORDED),
     ],
     "by_line_of_therapy": [
         group("1", 15, 15, G1),
-        group("2", 10, 6, SMALL_INTESTINE),
+        group("2", 10, 9, SMALL_INTESTINE),
         group("not recorded", 5, 0, NONE_RECORDED),
     ],
     "potential_harm": [
@@ -228,7 +245,13 @@ EXPECTED: dict[str, Any] = {
         {
             "field": "tumor.ki67_percent",
             "label": label("tumor.ki67_percent"),
-            "cases_missing": 5,
+            "cases_missing": 7,
+            "cases_blocked": 5,
+        },
+        {
+            "field": "tumor.sstr_imaging",
+            "label": label("tumor.sstr_imaging"),
+            "cases_missing": 3,
             "cases_blocked": 3,
         },
         {
@@ -275,6 +298,22 @@ def test_every_figure() -> None:
     for key, expected in EXPECTED.items():
         assert got[key] == expected, key
     assert got["missing_facts"][0]["label"]  # the knowledge base labels the field
+
+
+def test_undecided_is_a_share_of_its_own() -> None:
+    """The treatments the plan could not decide on for a missing fact are counted apart:
+    not in options, not in avoid, not "not in plan"; with those three they make up every
+    patient with a treatment recorded, overall and in each group."""
+    got = figures()
+    assert got["overall"]["undecided"] == S(5, 24, 0.2083, [0.0924, 0.4047])
+    by_site = {row["group"]: row for row in got["by_site"]}
+    assert by_site["small_intestine"]["undecided"]["n"] == 3
+    assert by_site["pancreas"]["undecided"]["n"] == 2
+    for row in [got["overall"], *(r for key, _ in GROUPINGS for r in got[key])]:
+        parts = ("in_options", "in_avoid", "undecided", "not_in_plan")
+        assert sum(row[k]["n"] for k in parts) == row["actual_recorded"], row
+        assert all(row[k]["of"] == row["actual_recorded"] for k in SHARE_KEYS), row
+    assert list(got["overall"]) == ["cases", "actual_recorded", *SHARE_KEYS]
 
 
 def test_figures_are_json_ready_and_in_a_fixed_order() -> None:
@@ -376,7 +415,7 @@ def _share_rows(soup: BeautifulSoup, table_id: str) -> list[dict[str, Any]]:
             "cases": int(_cell(tr, "cases")),
             "actual_recorded": int(_cell(tr, "actual_recorded")),
         }
-        for key in ("in_options", "in_preferred", "in_avoid", "not_in_plan"):
+        for key in SHARE_KEYS:
             row[key] = {
                 "n": int(_cell(tr, f"{key}.n")),
                 "of": row["actual_recorded"],
@@ -429,6 +468,41 @@ def test_html_tables_hold_the_numbers_of_the_json(soup: BeautifulSoup) -> None:
     ] == EXPECTED["first_options"]["options"]
     without = soup.find(id="plans-without-options")
     assert without is not None and without.get_text() == "5"
+
+
+def test_html_shows_the_undecided_share(soup: BeautifulSoup) -> None:
+    for key in ("overall", "by_site", "by_grade", "by_extent", "by_line_of_therapy"):
+        table = soup.find("table", id=f"{key}-table")
+        assert isinstance(table, Tag), key
+        groups = [th.get_text(strip=True) for th in table.select('thead th[scope="colgroup"]')]
+        assert groups == [
+            "In options",
+            "In preferred",
+            "In avoid",
+            "Undecided (missing facts)",
+            "Not in plan",
+        ], key
+        assert len(table.select("thead tr")[1].find_all("th")) == 3 * len(groups)
+        for tr in table.select("tbody tr"):
+            assert len(tr.find_all("td")) == 2 + 3 * len(groups)
+    brief = soup.find(id="summary-list")
+    assert isinstance(brief, Tag)
+    lines = [" ".join(li.get_text().split()) for li in brief.find_all("li")]
+    assert lines[1:4] == [
+        "Of the 24 patients with a treatment recorded, the treatment given was among netnav's"
+        " options for 58.3 % (14) and among the preferred options for 45.8 % (11).",
+        "3 patients (12.5 %) received a treatment on the plan's avoid list (potential harm;"
+        " listed below with the reason).",
+        "For 5 (20.8 %) the plan could not decide on the treatment given because a fact was"
+        " missing (see Missing facts).",
+    ]
+    link = brief.find("a")
+    assert isinstance(link, Tag) and link["href"] == "#missing_facts"
+    how = soup.find("section", attrs={"aria-labelledby": "how-to-read"})
+    assert isinstance(how, Tag)
+    text = " ".join(how.get_text().split())
+    assert "Undecided (missing facts) means" in text
+    assert "In options, in avoid, undecided and not in plan add up to all patients" in text
 
 
 def test_html_has_the_plots_and_reads_on_its_own(soup: BeautifulSoup) -> None:

@@ -8,8 +8,9 @@ number of distinct values (sites, grades, fields, options), not by the number of
 the potential-harm list grows with the cases it names.
 
 Shares are of the patients with an actual treatment recorded (``actual_status`` other than
-``not_recorded``), each with its Wilson score 95 % interval. docs/cohort-report.md defines
-every figure.
+``not_recorded``), each with its Wilson score 95 % interval: in options (in preferred among
+them), in avoid, undecided (a rule that would offer the treatment waits on a missing fact)
+and not in plan. docs/cohort-report.md defines every figure.
 """
 
 from __future__ import annotations
@@ -54,9 +55,13 @@ SHARES: Final[dict[str, tuple[str, ...]]] = {
     "in_options": ("in_options", "in_preferred"),
     "in_preferred": ("in_preferred",),
     "in_avoid": ("in_avoid",),
+    "undecided": ("undecided",),
     "not_in_plan": ("not_in_plan",),
 }
-"""Each share and the statuses it counts (a preferred option is also one of the options)."""
+"""Each share and the statuses it counts (a preferred option is also one of the options).
+``in_options``, ``in_avoid``, ``undecided`` and ``not_in_plan`` add up to all the patients
+with a treatment recorded; ``undecided`` counts the treatments the plan could not decide on
+because a fact was missing (not offered, but not shown to be outside the plan either)."""
 
 _Z95: Final = 1.959963984540054
 """The 0.975 quantile of the standard normal distribution."""

@@ -35,11 +35,22 @@ GROUPS_PLOTTED: Final = 25
 _TEMPLATES = Path(__file__).parent / "templates"
 
 # Dark tones with a contrast ratio above 4.5:1 on white; the bars also differ in hatching.
+# "Not in plan" is left to the tables (it is what the other three of a row leave over).
 _SERIES: Final = (
     ("in_options", "In options", "#1d4f91", ""),
     ("in_preferred", "In preferred", "#2e6b30", "//"),
     ("in_avoid", "In avoid (potential harm)", "#9a1b1b", "xx"),
+    ("undecided", "Undecided (missing facts)", "#555555", ".."),
 )
+
+_COLUMNS: Final = (
+    ("in_options", "In options"),
+    ("in_preferred", "In preferred"),
+    ("in_avoid", "In avoid"),
+    ("undecided", "Undecided (missing facts)"),
+    ("not_in_plan", "Not in plan"),
+)
+"""The share column groups of the tables, in the order of the statuses."""
 
 _GROUPINGS: Final = (
     ("by_site", "By primary site", "Site"),
@@ -122,16 +133,18 @@ _RC: Final[dict[Any, Any]] = {
 
 
 def _concordance_svg(rows: Sequence[Mapping[str, Any]], labels: Sequence[str], salt: str) -> str:
-    """Grouped horizontal bars: the three shares of each row with their 95 % intervals."""
+    """Grouped horizontal bars: the shares of :data:`_SERIES` of each row with their 95 %
+    intervals."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):
-        height = 1.1 + 0.62 * max(len(rows), 1)
+        height = 1.3 + 0.8 * max(len(rows), 1)
         fig = _figure(height)
-        ax = fig.add_axes((0.3, 0.75 / height, 0.66, 1 - 1.15 / height))
-        bar = 0.26
+        ax = fig.add_axes((0.3, 0.75 / height, 0.66, 1 - 1.35 / height))
+        bar = 0.2
+        middle = (len(_SERIES) - 1) / 2
         for i, (key, name, colour, hatch) in enumerate(_SERIES):
-            ys = [len(rows) - 1 - r + (1 - i) * bar for r in range(len(rows))]
+            ys = [len(rows) - 1 - r + (middle - i) * bar for r in range(len(rows))]
             values = [100 * (row[key]["share"] or 0.0) for row in rows]
             ax.barh(ys, values, height=bar, color=colour, hatch=hatch, label=name)
             for y, row in zip(ys, rows, strict=True):
@@ -149,7 +162,7 @@ def _concordance_svg(rows: Sequence[Mapping[str, Any]], labels: Sequence[str], s
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        fig.legend(loc="upper center", ncols=3, frameon=False)
+        fig.legend(loc="upper center", ncols=2, frameon=False)
         return _svg(fig, salt)
 
 
@@ -231,6 +244,7 @@ def render_html(figures: Mapping[str, Any]) -> str:
             plots=_plots(figures),
             groupings=_GROUPINGS,
             series=_SERIES,
+            columns=_COLUMNS,
             harm_shown=harm[:HARM_ROWS_SHOWN],
             harm_more=max(0, len(harm) - HARM_ROWS_SHOWN),
             groups_plotted=GROUPS_PLOTTED,
