@@ -21,12 +21,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from functools import partial
+from typing import NamedTuple
 
 from netnav.case.derive import Derived, derive
 from netnav.case.model import Case
-from netnav.engine.criteria import CaseContext
+from netnav.engine.criteria import CaseContext, Node
 from netnav.engine.criteria.fields import read_field
-from netnav.engine.verdict import MissingFact, Outcome, Verdict, all_of, failed, passed
+from netnav.engine.verdict import (
+    MissingFact,
+    Outcome,
+    Verdict,
+    all_of,
+    deferred,
+    failed,
+    passed,
+)
 from netnav.knowledge.load import CompiledCheck, CompiledRule, Knowledge
 from netnav.knowledge.schema import Recommendation, Tier
 
@@ -103,15 +113,21 @@ class MissingItem:
         return ". ".join(p[0].upper() + p[1:] for p in parts) + "."
 
 
-@dataclass(frozen=True)
-class CheckResult:
+# Check and rule results are named tuples rather than frozen dataclasses: a plan makes one
+# per rule (84) and per check, and a frozen dataclass is several times slower to make.
+class CheckResult(NamedTuple):
+    """A §4 check of one option: its verdict, and that of its ``applies_when`` (None when it
+    always applies; when that fails, ``verdict`` is the same failed scope)."""
+
     check: CompiledCheck
     verdict: Verdict
     applies: Verdict | None
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
+    """A rule's verdict (``scope`` when its scope does not hold), and those of its options'
+    own conditions when the rule fired."""
+
     rule: CompiledRule
     verdict: Verdict
     option_verdicts: dict[str, Verdict]
@@ -174,10 +190,15 @@ class _Planner:
         if option not in self._checks:
             results = []
             for chk in self.kb.checks_by_option.get(option, ()):
-                applies = chk.applies_when.evaluate(self.ctx) if chk.applies_when else None
-                if applies is not None and applies.outcome is Outcome.FAIL:
-                    results.append(CheckResult(chk, applies, applies))
-                    continue
+                applies: Verdict | None = None
+                if chk.applies_when is not None:
+                    found = chk.applies_when.outcome(self.ctx)
+                    if found is Outcome.FAIL:
+                        # Out of scope: why is read only by explain (deferred, as for rules).
+                        applies = self._later(found, chk.applies_when)
+                        results.append(CheckResult(chk, applies, applies))
+                        continue
+                    applies = chk.applies_when.evaluate(self.ctx)
                 results.append(CheckResult(chk, chk.require.evaluate(self.ctx), applies))
             self._checks[option] = results
         return self._checks[option]
@@ -217,6 +238,10 @@ class _Planner:
         self._status[option] = verdict
         return verdict
 
+    def _later(self, outcome: Outcome, node: Node, label: str = "") -> Verdict:
+        """The verdict of ``node`` (relabelled ``label``), worked out when first read."""
+        return deferred(outcome, partial(_evaluate, node, self.ctx, label))
+
     def _is_procedure(self, option: str) -> bool:
         therapy = self.kb.therapies.get(option)
         return therapy is not None and therapy.classes[0] in ("surgery", "endoscopy")
@@ -249,14 +274,24 @@ class _Planner:
         for rule in self.kb.rules:
             spec = rule.spec
             opt_verdicts: dict[str, Verdict] = {}
+            # Most rules do not apply to a case: their outcome is found by short-circuit and
+            # the verdict tree, which only explain reads, is worked out on demand (deferred).
             if rule.scope is not None:
-                scope = rule.scope.evaluate(self.ctx)
-                if not scope.holds:
-                    rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
-                    if scope.outcome is Outcome.UNDETERMINED:
-                        what = f"{spec.title} ({spec.brief_rule})"
-                        self.note_missing(scope.all_missing(), what, "decides")
+                found = rule.scope.outcome(self.ctx)
+                if found is Outcome.FAIL:
+                    scope = self._later(found, rule.scope, "scope")
+                    rule_results.append(RuleResult(rule, scope, opt_verdicts))
                     continue
+                if found is Outcome.UNDETERMINED:
+                    scope = rule.scope.evaluate(self.ctx)
+                    rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
+                    what = f"{spec.title} ({spec.brief_rule})"
+                    self.note_missing(scope.all_missing(), what, "decides")
+                    continue
+            found = rule.when.outcome(self.ctx)
+            if found is Outcome.FAIL:
+                rule_results.append(RuleResult(rule, self._later(found, rule.when), opt_verdicts))
+                continue
             verdict = rule.when.evaluate(self.ctx)
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             if verdict.outcome is Outcome.UNDETERMINED:
@@ -508,6 +543,12 @@ class _Planner:
                     if not any(c.startswith(prefix) for c in item.cautions):
                         _append(item.cautions, f"{prefix} ({_lower_first(spec.reason)}).")
         return keep
+
+
+def _evaluate(node: Node, ctx: CaseContext, label: str) -> Verdict:
+    """The verdict of ``node``, relabelled ``label`` unless that is empty."""
+    verdict = node.evaluate(ctx)
+    return verdict.named(label) if label else verdict
 
 
 def _lower_first(text: str) -> str:

@@ -16,18 +16,24 @@ each, which feeds the plan's ``missing_information``. Combinators keep every chi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "NEGATED",
     "MissingFact",
     "Outcome",
     "Verdict",
     "all_of",
+    "and_outcome",
     "any_of",
+    "deferred",
     "failed",
     "negate",
+    "or_outcome",
     "passed",
     "undetermined",
     "warned",
@@ -112,9 +118,8 @@ class Verdict:
         )
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if not isinstance(other, Verdict):
             return NotImplemented
-        assert isinstance(other, Verdict)
         return self._fields() == other._fields()
 
     def __hash__(self) -> int:
@@ -201,55 +206,71 @@ def undetermined(message: str, missing: list[MissingFact], *facts: str) -> Verdi
     )
 
 
-def _summary(children: tuple[Verdict, ...], outcome: Outcome) -> str:
-    return "; ".join([c.message for c in children if c.outcome is outcome])
-
-
 # Combination precedence. The display order of outcomes is fail < warn < undetermined < pass
 # (plan-format.md), but combining by that order would let a warn (an assumption) mask an
 # unknown fact: AND(warn, undetermined) would come out warn and fire a rule whose condition
 # nobody knows. So AND lets a fail decide first, then an unknown, then a warn; OR lets a pass
 # decide first, then a warn, then an unknown. Unknown is never read as yes or no.
-_AND_PRECEDENCE = (_FAIL, _UNDETERMINED, _WARN, _PASS)
-_OR_PRECEDENCE = (_PASS, _WARN, _UNDETERMINED, _FAIL)
 
 
-def _decide(kids: tuple[Verdict, ...], precedence: tuple[Outcome, ...]) -> Outcome:
-    present = {c.outcome for c in kids}
-    for outcome in precedence:
-        if outcome in present:
-            return outcome
-    raise AssertionError("a combinator has at least one child")
+def and_outcome(present: Collection[Outcome]) -> Outcome:
+    """The outcome of AND over children with these outcomes (``present``: any collection,
+    typically a set; empty gives pass)."""
+    if _FAIL in present:
+        return _FAIL
+    if _UNDETERMINED in present:
+        return _UNDETERMINED
+    if _WARN in present:
+        return _WARN
+    return _PASS
 
 
-def all_of(children: list[Verdict]) -> Verdict:
+def or_outcome(present: Collection[Outcome]) -> Outcome:
+    """The outcome of OR over children with these outcomes (empty gives fail)."""
+    if _PASS in present:
+        return _PASS
+    if _WARN in present:
+        return _WARN
+    if _UNDETERMINED in present:
+        return _UNDETERMINED
+    return _FAIL
+
+
+def all_of(children: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
     """AND: any fail decides, then any unknown, then any warn; every child is evaluated (no
-    short-circuit) so that the explanation tree is whole."""
+    short-circuit) so that the explanation tree is whole. The message joins the messages of
+    the children that decided."""
     kids = tuple(children)
     if not kids:
         return Verdict(_PASS, "no condition", "all_of")
-    outcome = _decide(kids, _AND_PRECEDENCE)
-    return Verdict(outcome, _summary(kids, outcome), "all_of", (), (), kids)
+    outcome = and_outcome({c.outcome for c in kids})
+    message = "; ".join([c.message for c in kids if c.outcome is outcome])
+    return Verdict(outcome, message, "all_of", (), (), kids)
 
 
-def any_of(children: list[Verdict]) -> Verdict:
-    """OR: any pass decides, then any warn, then any unknown; else fail."""
+def any_of(children: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
+    """OR: any pass decides, then any warn, then any unknown; else fail. The message joins
+    the messages of the children that decided."""
     kids = tuple(children)
     if not kids:
         return Verdict(_FAIL, "no alternative given", "any_of")
-    outcome = _decide(kids, _OR_PRECEDENCE)
-    return Verdict(outcome, _summary(kids, outcome), "any_of", (), (), kids)
+    outcome = or_outcome({c.outcome for c in kids})
+    message = "; ".join([c.message for c in kids if c.outcome is outcome])
+    return Verdict(outcome, message, "any_of", (), (), kids)
 
 
 # A warn means "holds, under an assumption a person must check"; its negation is therefore
 # taken not to hold (under the same assumption). Keeping it a warn would fire a rule such as
 # "NOT performance status ≤2" for a converted Karnofsky score that in fact meets ECOG ≤2.
-_NEGATED = {
-    Outcome.PASS: Outcome.FAIL,
-    Outcome.FAIL: Outcome.PASS,
-    Outcome.WARN: Outcome.FAIL,
-    Outcome.UNDETERMINED: Outcome.UNDETERMINED,
-}
+NEGATED: Mapping[Outcome, Outcome] = MappingProxyType(
+    {
+        Outcome.PASS: Outcome.FAIL,
+        Outcome.FAIL: Outcome.PASS,
+        Outcome.WARN: Outcome.FAIL,
+        Outcome.UNDETERMINED: Outcome.UNDETERMINED,
+    }
+)
+"""The outcome of NOT for each outcome of its child."""
 
 
 def negate(child: Verdict) -> Verdict:
@@ -257,4 +278,49 @@ def negate(child: Verdict) -> Verdict:
     stays undetermined."""
     # The child's sentence states the fact found ("Bilio-enteric anastomosis: yes"), which is
     # the reason whichever way the negation goes; the tree shows the "not".
-    return Verdict(_NEGATED[child.outcome], child.message, "not", (), (), (child,))
+    return Verdict(NEGATED[child.outcome], child.message, "not", (), (), (child,))
+
+
+class _Deferred(Verdict):
+    """A verdict whose outcome is known now and whose message and tree are worked out when
+    first read (see :func:`deferred`). Until then its other fields are unset slots, so
+    reading one falls through to ``__getattr__``; afterwards they read as in any verdict."""
+
+    __slots__ = ("_work",)
+
+    def __init__(self, outcome: Outcome, work: Callable[[], Verdict]) -> None:
+        self.outcome = outcome
+        self._work: Callable[[], Verdict] | None = work
+
+    def __getattr__(self, name: str) -> Any:
+        work = self._work
+        if work is None or name not in _FIELDS:
+            raise AttributeError(name)
+        full = work()
+        if full.outcome is not self.outcome:
+            raise AssertionError(f"deferred verdict: {self.outcome!r} became {full.outcome!r}")
+        self.message = full.message
+        self.criterion = full.criterion
+        self.facts = full.facts
+        self.missing = full.missing
+        self.children = full.children
+        self._work = None
+        return getattr(full, name)
+
+    def __reduce__(self) -> tuple[type[Verdict], tuple[Any, ...]]:
+        # Pickled (e.g. sent to another process) as the plain verdict it stands for.
+        return (Verdict, self._fields())
+
+
+_FIELDS = frozenset(("message", "criterion", "facts", "missing", "children"))
+
+
+def deferred(outcome: Outcome, work: Callable[[], Verdict]) -> Verdict:
+    """A verdict with ``outcome`` whose other fields are those of ``work()``, called the
+    first time one is read (never if none is).
+
+    For the planner: most rules do not apply to a case, and only ``explain`` reads why; their
+    outcome is found by short-circuit and the whole tree is worked out on demand. ``work``
+    must be pure (the same verdict whenever it is called) and give exactly ``outcome``.
+    """
+    return _Deferred(outcome, work)

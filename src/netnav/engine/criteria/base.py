@@ -26,7 +26,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from netnav.case.derive import Derived
 from netnav.case.model import Case
-from netnav.engine.verdict import MissingFact, Verdict, all_of, any_of, negate
+from netnav.engine.verdict import (
+    NEGATED,
+    MissingFact,
+    Outcome,
+    Verdict,
+    all_of,
+    and_outcome,
+    any_of,
+    negate,
+    or_outcome,
+)
+
+_FAIL = Outcome.FAIL
+_PASS = Outcome.PASS
 
 __all__ = [
     "REGISTRY",
@@ -70,6 +83,8 @@ class CaseContext:
     memo: dict[int, Verdict] = field(default_factory=dict, compare=False, repr=False)
     """Verdicts already worked out for this case, by compiled node: the same definition
     (e.g. ``well_differentiated_net``) is read by many rules; it is evaluated once."""
+    outcomes: dict[int, Outcome] = field(default_factory=dict, compare=False, repr=False)
+    """Outcomes found by :meth:`Node.outcome` without the whole verdict, by compiled node."""
 
     def missing(self, *paths: str) -> list[MissingFact]:
         """Missing-fact records for ``paths`` with the settling test from facts.yaml."""
@@ -93,29 +108,33 @@ class CriterionDef:
     params: type[Params]
     fn: Callable[[CaseContext, Any], Verdict]
     doc: str
-    shareable: bool = True
+    pure: bool = True
     """False when the answer can depend on when, in a plan, it is asked (see
-    :func:`criterion`); two copies of such a criterion are never merged into one node."""
+    :func:`criterion`)."""
 
 
 REGISTRY: dict[str, CriterionDef] = {}
 
 
 def criterion(
-    name: str, params: type[P] | None = None, *, shareable: bool = True
+    name: str, params: type[P] | None = None, *, pure: bool = True
 ) -> Callable[[Callable[[CaseContext, P], Verdict]], Callable[[CaseContext, P], Verdict]]:
     """Register a criterion function under ``name`` with its parameter model.
 
-    ``shareable=False`` marks a criterion that reads the planner's state rather than only the
-    case (``option_not_excluded``: an option's status is provisionally "pass" while it is
-    being worked out): its copies stay separate nodes, each evaluated when first asked.
+    A pure criterion reads only the case, its derived facts and the knowledge lookups of the
+    context, and returns a verdict it has just made. Its answer does not depend on when it is
+    asked, so identical copies are compiled to one node, it may be skipped when the outcome
+    of a tree is already decided (:meth:`Node.outcome`), and its verdict is labelled in place.
+    ``pure=False`` marks one that reads the planner's state (``option_not_excluded``: an
+    option's status is provisionally "pass" while it is being worked out, and the verdict
+    handed back is the planner's own): it is evaluated exactly where and when it always was.
     """
 
     def register(fn: Callable[[CaseContext, P], Verdict]) -> Callable[[CaseContext, P], Verdict]:
         if name in REGISTRY:
             raise RuntimeError(f"criterion {name!r} registered twice")
         REGISTRY[name] = CriterionDef(
-            name, params or NoParams, fn, (fn.__doc__ or "").strip().split("\n")[0], shareable
+            name, params or NoParams, fn, (fn.__doc__ or "").strip().split("\n")[0], pure
         )
         return fn
 
@@ -129,7 +148,19 @@ class CriterionSpecError(ValueError):
 class Node(Protocol):
     """A compiled criterion tree."""
 
-    def evaluate(self, ctx: CaseContext) -> Verdict: ...
+    @property
+    def pure(self) -> bool:
+        """True when every criterion in the tree is pure (see :func:`criterion`)."""
+        ...
+
+    def evaluate(self, ctx: CaseContext) -> Verdict:
+        """The whole verdict, every child included (memoised in ``ctx``)."""
+        ...
+
+    def outcome(self, ctx: CaseContext) -> Outcome:
+        """The outcome :meth:`evaluate` gives, working out no more of a pure tree than it
+        takes to decide (AND stops at a fail, OR at a pass); an impure tree is evaluated."""
+        ...
 
     def describe(self) -> str: ...
 
@@ -141,13 +172,27 @@ class _Leaf:
     spec: object
     label: str = ""
 
+    @property
+    def pure(self) -> bool:
+        return self.definition.pure
+
     def evaluate(self, ctx: CaseContext) -> Verdict:
         memo = ctx.memo
         key = id(self)
         if key in memo:
             return memo[key]
-        found = memo[key] = self.definition.fn(ctx, self.params).named(self.label)
+        found = self.definition.fn(ctx, self.params)
+        if self.definition.pure:
+            # Made by the criterion for this call and seen by nobody yet: label it in place
+            # rather than copy it (a case works out a hundred or more leaves).
+            found.criterion = self.label
+        else:
+            found = found.named(self.label)
+        memo[key] = found
         return found
+
+    def outcome(self, ctx: CaseContext) -> Outcome:
+        return self.evaluate(ctx).outcome
 
     def describe(self) -> str:
         return self.label
@@ -171,13 +216,16 @@ def _short(value: object) -> str:
 class _Combinator:
     kind: str
     children: tuple[Node, ...]
+    pure: bool = True
 
     def evaluate(self, ctx: CaseContext) -> Verdict:
         memo = ctx.memo
         key = id(self)
         if key in memo:
             return memo[key]
-        verdicts = [c.evaluate(ctx) for c in self.children]
+        # A child already worked out is read from the memo here rather than through its
+        # evaluate (about half are: definitions are shared by many rules).
+        verdicts = [memo[k] if (k := id(c)) in memo else c.evaluate(ctx) for c in self.children]
         if self.kind == "all_of":
             found = all_of(verdicts)
         elif self.kind == "any_of":
@@ -186,6 +234,32 @@ class _Combinator:
             found = negate(verdicts[0])
         memo[key] = found
         return found
+
+    def outcome(self, ctx: CaseContext) -> Outcome:
+        key = id(self)
+        if key in ctx.memo:
+            return ctx.memo[key].outcome
+        if not self.pure:
+            return self.evaluate(ctx).outcome
+        known = ctx.outcomes
+        if key not in known:
+            known[key] = self._decide(ctx)
+        return known[key]
+
+    def _decide(self, ctx: CaseContext) -> Outcome:
+        """The outcome from the children's outcomes, stopping at the first that decides."""
+        if self.kind == "not":
+            return NEGATED[self.children[0].outcome(ctx)]
+        decisive = _FAIL if self.kind == "all_of" else _PASS
+        present: set[Outcome] = set()
+        memo = ctx.memo
+        for child in self.children:
+            key = id(child)
+            found = memo[key].outcome if key in memo else child.outcome(ctx)
+            if found is decisive:
+                return found
+            present.add(found)
+        return and_outcome(present) if self.kind == "all_of" else or_outcome(present)
 
     def describe(self) -> str:
         inner = ", ".join(c.describe() for c in self.children)
@@ -197,6 +271,10 @@ class _Definition:
     name: str
     body: Node
 
+    @property
+    def pure(self) -> bool:
+        return self.body.pure
+
     def evaluate(self, ctx: CaseContext) -> Verdict:
         memo = ctx.memo
         key = id(self)
@@ -206,6 +284,12 @@ class _Definition:
         found = Verdict(inner.outcome, inner.message, self.name, inner.facts, (), (inner,))
         memo[key] = found
         return found
+
+    def outcome(self, ctx: CaseContext) -> Outcome:
+        key = id(self)
+        if key in ctx.memo:
+            return ctx.memo[key].outcome
+        return self.body.outcome(ctx)
 
     def describe(self) -> str:
         return self.name
@@ -261,7 +345,8 @@ def _combinator(kind: str, children: list[Node], pool: dict[tuple[object, ...], 
     # Children are keyed by identity: they are shared nodes themselves (or deliberately
     # unshared ones), and the pooled node keeps them alive, so an id is never reused.
     key = (kind, *map(id, children))
-    return _shared(pool, key, _Combinator(kind, tuple(children)))
+    pure = all(c.pure for c in children)
+    return _shared(pool, key, _Combinator(kind, tuple(children), pure))
 
 
 def _leaf(name: str, arg: object, pool: dict[tuple[object, ...], Node]) -> Node:
@@ -281,7 +366,7 @@ def _leaf(name: str, arg: object, pool: dict[tuple[object, ...], Node]) -> Node:
         )
         raise CriterionSpecError(f"criterion {name!r}: bad parameters: {problems}") from None
     leaf = _Leaf(definition, params, arg, _label(definition, params))
-    if not definition.shareable:
-        return leaf
+    if not definition.pure:
+        return leaf  # each copy evaluated where it stands (see criterion)
     # The parameters exactly as written (repr tells 10 from 10.0 and "1" from 1).
     return _shared(pool, ("leaf", name, repr(arg)), leaf)

@@ -80,7 +80,7 @@ class OptionRef(Params):
     option: str
 
 
-@criterion("option_not_excluded", OptionRef, shareable=False)
+@criterion("option_not_excluded", OptionRef, pure=False)
 def option_not_excluded(ctx: CaseContext, p: OptionRef) -> Verdict:
     """No avoid check of ``option`` fails for this patient (eligibility, e.g. the PRRT gate)."""
     return ctx.option_status(p.option)
