@@ -20,28 +20,25 @@ __all__ = ["PLAN_FORMAT", "plan_document", "plan_json"]
 PLAN_FORMAT = "netnav-plan/1"
 
 
+# EvidenceStatus.rank builds its table on every call; a plan reads it once per evidence id.
+_RANK = {status: status.rank for status in EvidenceStatus}
+
+
 def _evidence_item(kb: Knowledge, eid: str) -> dict[str, Any]:
-    e = kb.evidence[eid]
-    return {
-        "id": e.id,
-        "title": e.title,
-        "citation": e.citation,
-        "year": e.year,
-        "key_result": e.key_result,
-        "status": e.status.value,
-    }
+    # A fresh copy of the knowledge base's ready-made item: the caller owns the plan.
+    return dict(kb.evidence_items[eid])
 
 
 def _weakest(kb: Knowledge, ids: list[str]) -> str:
     statuses = [kb.evidence[i].status for i in ids]
     if not statuses:
         return EvidenceStatus.UNVERIFIED.value
-    return max(statuses, key=lambda s: s.rank).value
+    return max(statuses, key=_RANK.__getitem__).value
 
 
 def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
     """The ``netnav-plan/1`` document for a planner result (deterministic key order)."""
-    rule_status = {r.spec.id: r.spec.status for r in kb.rules}
+    rule_status = kb.rule_status
     options = []
     disagreements: list[dict[str, str]] = []
     for rank, o in enumerate(result.options, start=1):
@@ -62,7 +59,7 @@ def plan_document(result: PlanResult, kb: Knowledge) -> dict[str, Any]:
                     # The rule's own tag in the brief: V2 or UNVERIFIED means the rule
                     # itself still needs primary-source or expert confirmation.
                     "weakest_rule_status": max(
-                        (rule_status[r] for r in o.rules), key=lambda st: st.rank
+                        (rule_status[r] for r in o.rules), key=_RANK.__getitem__
                     ).value,
                 },
             }

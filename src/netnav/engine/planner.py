@@ -154,6 +154,10 @@ class PlanResult:
     """Evaluates (and caches) the §4 checks of any option, for ``explain``."""
 
 
+# Tier.rank builds its table on every call; the planner compares tiers many times a case.
+_TIER_RANK = {tier: tier.rank for tier in Tier}
+
+
 class _Planner:
     def __init__(self, case: Case, kb: Knowledge) -> None:
         self.case = case
@@ -344,7 +348,7 @@ class _Planner:
             _append(refused.reasons, f"The patient declines {self._name(opt_id)}.")
             _append(refused.rules, "preferences")
             _append(refused.sources, "preferences")
-        options.sort(key=lambda o: (o.tier.rank, o.priority, o.id))
+        options.sort(key=lambda o: (_TIER_RANK[o.tier], o.priority, o.id))
         for opt_id in list(self.avoid):
             # Safety first: an option in avoid is never offered.
             options = [o for o in options if o.id != opt_id]
@@ -438,16 +442,17 @@ class _Planner:
     ) -> None:
         option = rec.option
         item = candidates.get(option)
+        tier_rank = _TIER_RANK[rec.tier]
         if item is None:
             item = OptionItem(option, rec.tier, rec.priority)
             candidates[option] = item
-        elif (rec.tier.rank, rec.priority) < (item.tier.rank, item.priority):
+        elif (tier_rank, rec.priority) < (_TIER_RANK[item.tier], item.priority):
             item.tier, item.priority = rec.tier, rec.priority
         text = f"{rec.because} ({rule.spec.brief_rule})"
         rank, texts = item.reasons_by_rule.get(rule.spec.id, (99, []))
-        if rec.tier.rank < rank:
-            item.reasons_by_rule[rule.spec.id] = (rec.tier.rank, [text])
-        elif rec.tier.rank == rank:
+        if tier_rank < rank:
+            item.reasons_by_rule[rule.spec.id] = (tier_rank, [text])
+        elif tier_rank == rank:
             _append(texts, text)
         item.rationale = [t for _, ts in item.reasons_by_rule.values() for t in ts]
         _extend(item.evidence, rec.evidence)

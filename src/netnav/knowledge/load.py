@@ -30,6 +30,7 @@ from netnav.knowledge.schema import (
     Check,
     Definition,
     EvidenceEntry,
+    EvidenceStatus,
     FactEntry,
     Manifest,
     Recommendation,
@@ -141,6 +142,28 @@ class Knowledge:
     @cached_property
     def field_labels(self) -> dict[str, str]:
         return {f: e.label for f, e in self.facts.items()}
+
+    @cached_property
+    def rule_status(self) -> dict[str, EvidenceStatus]:
+        """Each rule's own status tag in the brief, by rule id."""
+        return {r.spec.id: r.spec.status for r in self.rules}
+
+    @cached_property
+    def evidence_items(self) -> Mapping[str, Mapping[str, Any]]:
+        """Each evidence entry as plans cite it: ``{"id", "title", "citation", "year",
+        "key_result", "status"}``, made once; a plan copies the ones it cites. (Plain dicts,
+        typed read-only, so that the knowledge base still pickles.)"""
+        return {
+            eid: {
+                "id": e.id,
+                "title": e.title,
+                "citation": e.citation,
+                "year": e.year,
+                "key_result": e.key_result,
+                "status": e.status.value,
+            }
+            for eid, e in self.evidence.items()
+        }
 
     @cached_property
     def missing_facts(self) -> dict[str, MissingFact]:

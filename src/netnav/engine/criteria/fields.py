@@ -162,9 +162,9 @@ def field_in(ctx: CaseContext, p: Members) -> Verdict:
     label = ctx.label(p.field)
     if value is None:
         return undetermined(f"{label} not known", ctx.missing(p.field))
-    listed = ", ".join(_fmt(v) for v in p.values)
     if value in p.values:
         return passed(f"{label} is {_fmt(value)}", p.field)
+    listed = ", ".join(_fmt(v) for v in p.values)
     return failed(f"{label} is {_fmt(value)}, not {listed}", p.field)
 
 
