@@ -29,11 +29,11 @@ from netnav.case.model import Case
 from netnav.engine.criteria import CaseContext, Node
 from netnav.engine.criteria.fields import read_field
 from netnav.engine.verdict import (
+    DeferredVerdict,
     MissingFact,
     Outcome,
     Verdict,
     all_of,
-    deferred,
     failed,
     passed,
 )
@@ -242,9 +242,30 @@ class _Planner:
         self._status[option] = verdict
         return verdict
 
+    def _excluded(self, option: str) -> bool:
+        """True when :meth:`option_status` fails: the patient declines the option or one of
+        its avoid checks fails. When every check of the option is pure this is found from
+        outcomes alone, without the verdicts (only the plan's ``at_progression`` asks, and
+        only whether); otherwise, or when the status is already known, it is read from it."""
+        if option in self._status or option not in self.kb.options_with_pure_checks:
+            return self.option_status(option).outcome is Outcome.FAIL
+        if option in self.declined:
+            return True
+        for chk in self.kb.checks_by_option.get(option, ()):
+            if chk.spec.effect != "avoid":
+                continue
+            if chk.applies_when is not None and chk.applies_when.outcome(self.ctx) in (
+                Outcome.FAIL,
+                Outcome.UNDETERMINED,
+            ):
+                continue  # as in option_status: a check whose scope is unknown is not applied
+            if chk.require.outcome(self.ctx) is Outcome.FAIL:
+                return True
+        return False
+
     def _later(self, outcome: Outcome, node: Node, label: str = "") -> Verdict:
         """The verdict of ``node`` (relabelled ``label``), worked out when first read."""
-        return deferred(outcome, partial(_evaluate, node, self.ctx, label))
+        return DeferredVerdict(outcome, partial(_evaluate, node, self.ctx, label))
 
     def _is_procedure(self, option: str) -> bool:
         therapy = self.kb.therapies.get(option)
@@ -364,7 +385,7 @@ class _Planner:
             and o not in self.avoid
             and o not in self.declined
             and self.failed_before(o) is None
-            and self.option_status(o).outcome is not Outcome.FAIL
+            and not self._excluded(o)
         ]
         # A schedule for particular treatments (PRRT, everolimus ...: ``for_options``)
         # applies only when one of them is offered or under way; and when the rules chose

@@ -24,13 +24,13 @@ from typing import Any
 
 __all__ = [
     "NEGATED",
+    "DeferredVerdict",
     "MissingFact",
     "Outcome",
     "Verdict",
     "all_of",
     "and_outcome",
     "any_of",
-    "deferred",
     "failed",
     "negate",
     "or_outcome",
@@ -147,10 +147,8 @@ class Verdict:
 
     def all_missing(self) -> tuple[MissingFact, ...]:
         """Missing facts of this node and of every undetermined descendant, in tree order."""
-        found: list[MissingFact] = list(self.missing)
-        for child in self.children:
-            if child.outcome is Outcome.UNDETERMINED:
-                found.extend(child.all_missing())
+        found: list[MissingFact] = []
+        self._collect_missing(found)
         seen: set[tuple[str, str | None]] = set()
         unique = []
         for fact in found:
@@ -159,6 +157,12 @@ class Verdict:
                 seen.add(key)
                 unique.append(fact)
         return tuple(unique)
+
+    def _collect_missing(self, found: list[MissingFact]) -> None:
+        found.extend(self.missing)
+        for child in self.children:
+            if child.outcome is _UNDETERMINED:
+                child._collect_missing(found)
 
     def leaves(self, outcome: Outcome) -> list[Verdict]:
         """Leaf verdicts with the given outcome (the reasons behind a combinator)."""
@@ -281,10 +285,17 @@ def negate(child: Verdict) -> Verdict:
     return Verdict(NEGATED[child.outcome], child.message, "not", (), (), (child,))
 
 
-class _Deferred(Verdict):
-    """A verdict whose outcome is known now and whose message and tree are worked out when
-    first read (see :func:`deferred`). Until then its other fields are unset slots, so
-    reading one falls through to ``__getattr__``; afterwards they read as in any verdict."""
+class DeferredVerdict(Verdict):
+    """A verdict whose outcome is known now and whose other fields are those of ``work()``,
+    called the first time one is read (never if none is).
+
+    For the planner: most rules do not apply to a case, and only ``explain`` reads why; their
+    outcome is found by short-circuit and the whole tree is worked out on demand. ``work``
+    must be pure (the same verdict whenever it is called) and give exactly ``outcome``.
+
+    Until worked out, the other fields are unset slots, so reading one falls through to
+    ``__getattr__``; afterwards they read as in any verdict.
+    """
 
     __slots__ = ("_work",)
 
@@ -313,14 +324,3 @@ class _Deferred(Verdict):
 
 
 _FIELDS = frozenset(("message", "criterion", "facts", "missing", "children"))
-
-
-def deferred(outcome: Outcome, work: Callable[[], Verdict]) -> Verdict:
-    """A verdict with ``outcome`` whose other fields are those of ``work()``, called the
-    first time one is read (never if none is).
-
-    For the planner: most rules do not apply to a case, and only ``explain`` reads why; their
-    outcome is found by short-circuit and the whole tree is worked out on demand. ``work``
-    must be pure (the same verdict whenever it is called) and give exactly ``outcome``.
-    """
-    return _Deferred(outcome, work)

@@ -144,6 +144,18 @@ class Knowledge:
         return {f: e.label for f, e in self.facts.items()}
 
     @cached_property
+    def options_with_pure_checks(self) -> frozenset[str]:
+        """Options none of whose checks reads the planner's state (no ``option_not_excluded``
+        in them): their checks give the same answer whenever they are asked."""
+        return frozenset(
+            option
+            for option, checks in self.checks_by_option.items()
+            if all(
+                c.require.pure and (c.applies_when is None or c.applies_when.pure) for c in checks
+            )
+        ) | (frozenset(self.therapies) - frozenset(self.checks_by_option))
+
+    @cached_property
     def rule_status(self) -> dict[str, EvidenceStatus]:
         """Each rule's own status tag in the brief, by rule id."""
         return {r.spec.id: r.spec.status for r in self.rules}

@@ -248,18 +248,27 @@ class _Combinator:
 
     def _decide(self, ctx: CaseContext) -> Outcome:
         """The outcome from the children's outcomes, stopping at the first that decides."""
-        if self.kind == "not":
+        kind = self.kind
+        if kind == "not":
             return NEGATED[self.children[0].outcome(ctx)]
-        decisive = _FAIL if self.kind == "all_of" else _PASS
-        present: set[Outcome] = set()
+        decisive = _FAIL if kind == "all_of" else _PASS
+        seen: list[Outcome] = []
         memo = ctx.memo
+        known = ctx.outcomes
         for child in self.children:
+            # What is known already is read here rather than through child.outcome: most
+            # children are definitions and leaves that an earlier rule has worked out.
             key = id(child)
-            found = memo[key].outcome if key in memo else child.outcome(ctx)
+            if key in memo:
+                found = memo[key].outcome
+            elif key in known:
+                found = known[key]
+            else:
+                found = child.outcome(ctx)
             if found is decisive:
                 return found
-            present.add(found)
-        return and_outcome(present) if self.kind == "all_of" else or_outcome(present)
+            seen.append(found)
+        return and_outcome(seen) if kind == "all_of" else or_outcome(seen)
 
     def describe(self) -> str:
         inner = ", ".join(c.describe() for c in self.children)
@@ -289,7 +298,8 @@ class _Definition:
         key = id(self)
         if key in ctx.memo:
             return ctx.memo[key].outcome
-        return self.body.outcome(ctx)
+        found = ctx.outcomes[key] = self.body.outcome(ctx)
+        return found
 
     def describe(self) -> str:
         return self.name
