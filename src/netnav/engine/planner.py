@@ -18,6 +18,7 @@ Pure: the same case and knowledge give the same plan; no clock, network or globa
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -154,8 +155,39 @@ class PlanResult:
     """Evaluates (and caches) the §4 checks of any option, for ``explain``."""
 
 
+# The outcomes as module constants: reading a member off an Enum class goes through the
+# enum metaclass (Python 3.11) and costs ten times a global; the loop below reads them often.
+_FAIL = Outcome.FAIL
+_WARN = Outcome.WARN
+_UNDETERMINED = Outcome.UNDETERMINED
+_PASS = Outcome.PASS
+
 # Tier.rank builds its table on every call; the planner compares tiers many times a case.
 _TIER_RANK = {tier: tier.rank for tier in Tier}
+
+
+class _StatusOf:
+    """The ``option_status`` of a planner, for its context, holding the planner weakly.
+
+    The planner holds its context; a bound method in the context would close the loop, and
+    every plan (its verdicts, memo and results) would then wait for the cyclic garbage
+    collector instead of going as soon as it is dropped, which made the collector a tenth
+    of the planning time. Pickles with a strong reference (a pickled plan keeps working).
+    """
+
+    __slots__ = ("_planner",)
+
+    def __init__(self, planner: _Planner) -> None:
+        self._planner = weakref.ref(planner)
+
+    def __call__(self, option: str) -> Verdict:
+        planner = self._planner()
+        if planner is None:
+            raise RuntimeError("option status asked after its plan was dropped")
+        return planner.option_status(option)
+
+    def __reduce__(self) -> tuple[type[_StatusOf], tuple[_Planner | None]]:
+        return (_StatusOf, (self._planner(),))
 
 
 class _Planner:
@@ -167,7 +199,7 @@ class _Planner:
             case=case,
             derived=self.derived,
             fact_tests=kb.fact_tests,
-            option_status=self.option_status,
+            option_status=_StatusOf(self),
             therapy_classes=kb.therapy_classes,
             field_labels=kb.field_labels,
             missing_facts=kb.missing_facts,
@@ -197,7 +229,7 @@ class _Planner:
                 applies: Verdict | None = None
                 if chk.applies_when is not None:
                     found = chk.applies_when.outcome(self.ctx)
-                    if found is Outcome.FAIL:
+                    if found is _FAIL:
                         # Out of scope: why is read only by explain (deferred, as for rules).
                         applies = self._later(found, chk.applies_when)
                         results.append(CheckResult(chk, applies, applies))
@@ -217,14 +249,14 @@ class _Planner:
             children.append(failed(f"the patient declines {self._name(option)}", "preferences"))
         for res in self.checks_for(option):
             if res.applies is not None and res.applies.outcome in (
-                Outcome.FAIL,
-                Outcome.UNDETERMINED,
+                _FAIL,
+                _UNDETERMINED,
             ):
                 continue  # as in _apply_checks: a check whose scope is unknown is not applied
             spec = res.check.spec
             v = res.verdict
-            if (spec.effect == "avoid" and v.outcome is Outcome.FAIL) or (
-                spec.kind == "indication" and v.outcome is Outcome.UNDETERMINED
+            if (spec.effect == "avoid" and v.outcome is _FAIL) or (
+                spec.kind == "indication" and v.outcome is _UNDETERMINED
             ):
                 children.append(v)
         if not children:
@@ -248,18 +280,18 @@ class _Planner:
         outcomes alone, without the verdicts (only the plan's ``at_progression`` asks, and
         only whether); otherwise, or when the status is already known, it is read from it."""
         if option in self._status or option not in self.kb.options_with_pure_checks:
-            return self.option_status(option).outcome is Outcome.FAIL
+            return self.option_status(option).outcome is _FAIL
         if option in self.declined:
             return True
         for chk in self.kb.checks_by_option.get(option, ()):
             if chk.spec.effect != "avoid":
                 continue
             if chk.applies_when is not None and chk.applies_when.outcome(self.ctx) in (
-                Outcome.FAIL,
-                Outcome.UNDETERMINED,
+                _FAIL,
+                _UNDETERMINED,
             ):
                 continue  # as in option_status: a check whose scope is unknown is not applied
-            if chk.require.outcome(self.ctx) is Outcome.FAIL:
+            if chk.require.outcome(self.ctx) is _FAIL:
                 return True
         return False
 
@@ -303,41 +335,41 @@ class _Planner:
             # the verdict tree, which only explain reads, is worked out on demand (deferred).
             if rule.scope is not None:
                 found = rule.scope.outcome(self.ctx)
-                if found is Outcome.FAIL:
+                if found is _FAIL:
                     scope = self._later(found, rule.scope, "scope")
                     rule_results.append(RuleResult(rule, scope, opt_verdicts))
                     continue
-                if found is Outcome.UNDETERMINED:
+                if found is _UNDETERMINED:
                     scope = rule.scope.evaluate(self.ctx)
                     rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
                     what = f"{spec.title} ({spec.brief_rule})"
                     self.note_missing(scope.all_missing(), what, "decides")
                     continue
             found = rule.when.outcome(self.ctx)
-            if found is Outcome.FAIL:
+            if found is _FAIL:
                 rule_results.append(RuleResult(rule, self._later(found, rule.when), opt_verdicts))
                 continue
             verdict = rule.when.evaluate(self.ctx)
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
-            if verdict.outcome is Outcome.UNDETERMINED:
+            if verdict.outcome is _UNDETERMINED:
                 self.note_missing(
                     verdict.all_missing(), f"{spec.title} ({spec.brief_rule})", "decides"
                 )
                 continue
             if not verdict.holds:
                 continue
-            assumptions = [v.message for v in verdict.leaves(Outcome.WARN)]
+            assumptions = [v.message for v in verdict.leaves(_WARN)]
             for rec in rule.recommend:
                 r = rec.spec
                 if rec.when is not None:
                     rv = rec.when.evaluate(self.ctx)
                     opt_verdicts[r.option] = rv
-                    if rv.outcome is Outcome.UNDETERMINED:
+                    if rv.outcome is _UNDETERMINED:
                         self.note_missing(rv.all_missing(), self._name(r.option), "offers")
                         continue
                     if not rv.holds:
                         continue
-                    assumptions += [v.message for v in rv.leaves(Outcome.WARN)]
+                    assumptions += [v.message for v in rv.leaves(_WARN)]
                 self._add_candidate(candidates, rule, r, assumptions)
             for fld in spec.ask:
                 if read_field(self.case, fld) is None:
@@ -531,18 +563,18 @@ class _Planner:
         keep = True
         for res in self.checks_for(item.id):
             if res.applies is not None:
-                if res.applies.outcome is Outcome.FAIL:
+                if res.applies.outcome is _FAIL:
                     continue
-                if res.applies.outcome is Outcome.UNDETERMINED:
+                if res.applies.outcome is _UNDETERMINED:
                     continue
             spec = res.check.spec
             v = res.verdict
-            if v.outcome is Outcome.PASS:
+            if v.outcome is _PASS:
                 continue
             # A check that always fails or warns (never / needs_review) carries its whole
             # meaning in its reason; for the others the fact found follows in brackets.
             found = "" if v.criterion.startswith(("never", "needs_review")) else f" ({v.message})"
-            if v.outcome is Outcome.FAIL:
+            if v.outcome is _FAIL:
                 if spec.effect == "avoid":
                     av = self.avoid.setdefault(item.id, AvoidItem(item.id))
                     _append(av.reasons, f"{spec.reason}{found}.")
@@ -553,7 +585,7 @@ class _Planner:
                 else:
                     _append(item.cautions, f"{spec.reason}{found}.")
                     _extend(item.evidence, spec.evidence)
-            elif v.outcome is Outcome.WARN:
+            elif v.outcome is _WARN:
                 _append(item.cautions, f"{spec.reason}{found}.")
             else:  # undetermined
                 facts = v.all_missing()

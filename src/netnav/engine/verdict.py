@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -200,12 +201,15 @@ def failed(message: str, *facts: str) -> Verdict:
     return Verdict(_FAIL, message, "", facts)
 
 
+_FIELD_OF = attrgetter("field")
+
+
 def undetermined(message: str, missing: list[MissingFact], *facts: str) -> Verdict:
     return Verdict(
         _UNDETERMINED,
         message,
         "",
-        facts or tuple([m.field for m in missing]),
+        facts or tuple(map(_FIELD_OF, missing)),
         tuple(missing),
     )
 

@@ -181,8 +181,9 @@ class _Leaf:
         key = id(self)
         if key in memo:
             return memo[key]
-        found = self.definition.fn(ctx, self.params)
-        if self.definition.pure:
+        definition = self.definition
+        found = definition.fn(ctx, self.params)
+        if definition.pure:
             # Made by the criterion for this call and seen by nobody yet: label it in place
             # rather than copy it (a case works out a hundred or more leaves).
             found.criterion = self.label
