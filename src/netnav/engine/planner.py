@@ -166,76 +166,56 @@ _PASS = Outcome.PASS
 _TIER_RANK = {tier: tier.rank for tier in Tier}
 
 
-class _StatusOf:
-    """The ``option_status`` of a planner, for its context, holding the planner weakly.
+class _OptionChecks:
+    """The §4 checks of each option for one case, and the status they give it (what
+    ``option_not_excluded`` reads through the context's ``option_status``).
 
-    The planner holds its context; a bound method in the context would close the loop, and
-    every plan (its verdicts, memo and results) would then wait for the cyclic garbage
-    collector instead of going as soon as it is dropped, which made the collector a tenth
-    of the planning time. Pickles with a strong reference (a pickled plan keeps working).
+    It holds the context weakly: the context holds it (``option_status``), and a strong
+    reference back would make a cycle, so that every plan (its verdicts, memo and results)
+    would wait for the cyclic garbage collector instead of going as soon as it is dropped,
+    which cost about a tenth of the planning time. Whoever asks holds the context (the
+    planner does, and so does a plan's ``checks_for``). Pickles with a strong reference.
     """
 
-    __slots__ = ("_planner",)
-
-    def __init__(self, planner: _Planner) -> None:
-        self._planner = weakref.ref(planner)
-
-    def __call__(self, option: str) -> Verdict:
-        planner = self._planner()
-        if planner is None:
-            raise RuntimeError("option status asked after its plan was dropped")
-        return planner.option_status(option)
-
-    def __reduce__(self) -> tuple[type[_StatusOf], tuple[_Planner | None]]:
-        return (_StatusOf, (self._planner(),))
-
-
-class _Planner:
-    def __init__(self, case: Case, kb: Knowledge) -> None:
-        self.case = case
+    def __init__(self, kb: Knowledge, declined: frozenset[str]) -> None:
         self.kb = kb
-        self.derived = derive(case, kb.therapy_classes, kb.anti_tumour)
-        self.ctx = CaseContext(
-            case=case,
-            derived=self.derived,
-            fact_tests=kb.fact_tests,
-            option_status=_StatusOf(self),
-            therapy_classes=kb.therapy_classes,
-            field_labels=kb.field_labels,
-            missing_facts=kb.missing_facts,
-        )
+        self.declined = declined
+        self._context: weakref.ref[CaseContext] | None = None
         self._checks: dict[str, list[CheckResult]] = {}
         self._status: dict[str, Verdict] = {}
-        self.missing: dict[str, MissingItem] = {}
-        self.avoid: dict[str, AvoidItem] = {}
-        self.held_back: dict[str, list[str]] = {}
-        declines = case.preferences.declines if case.preferences is not None else None
-        self.declined = frozenset(declines or ())
 
-    # --- facts that are missing ---------------------------------------------------------
-    def note_missing(self, facts: tuple[MissingFact, ...], what: str, kind: str) -> None:
-        """Record unknown facts; ``kind`` is decides (a rule), offers or safety (an option)."""
-        for fact in facts:
-            item = self.missing.setdefault(fact.field, MissingItem(fact.field, test=fact.test))
-            _append(getattr(item, kind), what)
-            if item.test is None:
-                item.test = fact.test
+    def attach(self, ctx: CaseContext) -> None:
+        self._context = weakref.ref(ctx)
 
-    # --- checks (brief §4) ----------------------------------------------------------------
+    @property
+    def ctx(self) -> CaseContext:
+        ctx = self._context() if self._context is not None else None
+        if ctx is None:
+            raise RuntimeError("option checks asked without their case context")
+        return ctx
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_context"] = self._context() if self._context is not None else None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        ctx = state.pop("_context")
+        self.__dict__.update(state)
+        self._context = weakref.ref(ctx) if isinstance(ctx, CaseContext) else None
+
     def checks_for(self, option: str) -> list[CheckResult]:
         if option not in self._checks:
+            ctx = self.ctx
             results = []
+            # Verdicts here are worked out now, never deferred: a deferred verdict holds the
+            # context, which holds this, and the cycle is what the weak reference avoids.
             for chk in self.kb.checks_by_option.get(option, ()):
-                applies: Verdict | None = None
-                if chk.applies_when is not None:
-                    found = chk.applies_when.outcome(self.ctx)
-                    if found is _FAIL:
-                        # Out of scope: why is read only by explain (deferred, as for rules).
-                        applies = self._later(found, chk.applies_when)
-                        results.append(CheckResult(chk, applies, applies))
-                        continue
-                    applies = chk.applies_when.evaluate(self.ctx)
-                results.append(CheckResult(chk, chk.require.evaluate(self.ctx), applies))
+                applies = chk.applies_when.evaluate(ctx) if chk.applies_when else None
+                if applies is not None and applies.outcome is _FAIL:
+                    results.append(CheckResult(chk, applies, applies))
+                    continue
+                results.append(CheckResult(chk, chk.require.evaluate(ctx), applies))
             self._checks[option] = results
         return self._checks[option]
 
@@ -244,9 +224,10 @@ class _Planner:
         if option in self._status:
             return self._status[option]
         self._status[option] = passed(f"{option}: being evaluated")  # guards recursion
+        name = _name(self.kb, option)
         children: list[Verdict] = []
         if option in self.declined:
-            children.append(failed(f"the patient declines {self._name(option)}", "preferences"))
+            children.append(failed(f"the patient declines {name}", "preferences"))
         for res in self.checks_for(option):
             if res.applies is not None and res.applies.outcome in (
                 _FAIL,
@@ -260,12 +241,12 @@ class _Planner:
             ):
                 children.append(v)
         if not children:
-            verdict = passed(f"no exclusion applies to {self._name(option)}")
+            verdict = passed(f"no exclusion applies to {name}")
         else:
             combined = all_of(children)
             verdict = Verdict(
                 combined.outcome,
-                f"{self._name(option)}: {combined.message}",
+                f"{name}: {combined.message}",
                 f"option_not_excluded({option})",
                 combined.facts,
                 (),
@@ -274,7 +255,7 @@ class _Planner:
         self._status[option] = verdict
         return verdict
 
-    def _excluded(self, option: str) -> bool:
+    def excluded(self, option: str) -> bool:
         """True when :meth:`option_status` fails: the patient declines the option or one of
         its avoid checks fails. When every check of the option is pure this is found from
         outcomes alone, without the verdicts (only the plan's ``at_progression`` asks, and
@@ -283,29 +264,67 @@ class _Planner:
             return self.option_status(option).outcome is _FAIL
         if option in self.declined:
             return True
+        ctx = self.ctx
         for chk in self.kb.checks_by_option.get(option, ()):
             if chk.spec.effect != "avoid":
                 continue
-            if chk.applies_when is not None and chk.applies_when.outcome(self.ctx) in (
+            if chk.applies_when is not None and chk.applies_when.outcome(ctx) in (
                 _FAIL,
                 _UNDETERMINED,
             ):
                 continue  # as in option_status: a check whose scope is unknown is not applied
-            if chk.require.outcome(self.ctx) is _FAIL:
+            if chk.require.outcome(ctx) is _FAIL:
                 return True
         return False
 
-    def _later(self, outcome: Outcome, node: Node, label: str = "") -> Verdict:
-        """The verdict of ``node`` (relabelled ``label``), worked out when first read."""
-        return DeferredVerdict(outcome, partial(_evaluate, node, self.ctx, label))
+
+class _Planner:
+    def __init__(self, case: Case, kb: Knowledge) -> None:
+        self.case = case
+        self.kb = kb
+        self.derived = derive(case, kb.therapy_classes, kb.anti_tumour)
+        declines = case.preferences.declines if case.preferences is not None else None
+        self.declined = frozenset(declines or ())
+        self.options = _OptionChecks(kb, self.declined)
+        self.ctx = CaseContext(
+            case=case,
+            derived=self.derived,
+            fact_tests=kb.fact_tests,
+            option_status=self.options.option_status,
+            therapy_classes=kb.therapy_classes,
+            field_labels=kb.field_labels,
+            missing_facts=kb.missing_facts,
+        )
+        self.options.attach(self.ctx)
+        self.missing: dict[str, MissingItem] = {}
+        self.avoid: dict[str, AvoidItem] = {}
+        self.held_back: dict[str, list[str]] = {}
+
+    # --- facts that are missing ---------------------------------------------------------
+    def note_missing(self, facts: tuple[MissingFact, ...], what: str, kind: str) -> None:
+        """Record unknown facts; ``kind`` is decides (a rule), offers or safety (an option)."""
+        for fact in facts:
+            item = self.missing.setdefault(fact.field, MissingItem(fact.field, test=fact.test))
+            _append(getattr(item, kind), what)
+            if item.test is None:
+                item.test = fact.test
+
+    # --- checks (brief §4) ----------------------------------------------------------------
+    def checks_for(self, option: str) -> list[CheckResult]:
+        """The checks of ``option`` (worked out once). A method of the planner, not of its
+        option checks, so that a plan's ``checks_for`` keeps the case context alive."""
+        return self.options.checks_for(option)
+
+    def option_status(self, option: str) -> Verdict:
+        """Pass unless an avoid check fails (fail) or an indication check is unknown."""
+        return self.options.option_status(option)
 
     def _is_procedure(self, option: str) -> bool:
         therapy = self.kb.therapies.get(option)
         return therapy is not None and therapy.classes[0] in ("surgery", "endoscopy")
 
     def _name(self, option: str) -> str:
-        therapy = self.kb.therapies.get(option)
-        return therapy.name if therapy is not None else option
+        return _name(self.kb, option)
 
     # --- history ----------------------------------------------------------------------------
     def failed_before(self, option: str) -> str | None:
@@ -336,7 +355,7 @@ class _Planner:
             if rule.scope is not None:
                 found = rule.scope.outcome(self.ctx)
                 if found is _FAIL:
-                    scope = self._later(found, rule.scope, "scope")
+                    scope = _later(self.ctx, found, rule.scope, "scope")
                     rule_results.append(RuleResult(rule, scope, opt_verdicts))
                     continue
                 if found is _UNDETERMINED:
@@ -347,7 +366,9 @@ class _Planner:
                     continue
             found = rule.when.outcome(self.ctx)
             if found is _FAIL:
-                rule_results.append(RuleResult(rule, self._later(found, rule.when), opt_verdicts))
+                rule_results.append(
+                    RuleResult(rule, _later(self.ctx, found, rule.when), opt_verdicts)
+                )
                 continue
             verdict = rule.when.evaluate(self.ctx)
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
@@ -417,7 +438,7 @@ class _Planner:
             and o not in self.avoid
             and o not in self.declined
             and self.failed_before(o) is None
-            and not self._excluded(o)
+            and not self.options.excluded(o)
         ]
         # A schedule for particular treatments (PRRT, everolimus ...: ``for_options``)
         # applies only when one of them is offered or under way; and when the rules chose
@@ -601,6 +622,16 @@ class _Planner:
                     if not any(c.startswith(prefix) for c in item.cautions):
                         _append(item.cautions, f"{prefix} ({_lower_first(spec.reason)}).")
         return keep
+
+
+def _name(kb: Knowledge, option: str) -> str:
+    therapy = kb.therapies.get(option)
+    return therapy.name if therapy is not None else option
+
+
+def _later(ctx: CaseContext, outcome: Outcome, node: Node, label: str = "") -> Verdict:
+    """The verdict of ``node`` (relabelled ``label``), worked out when first read."""
+    return DeferredVerdict(outcome, partial(_evaluate, node, ctx, label))
 
 
 def _evaluate(node: Node, ctx: CaseContext, label: str) -> Verdict:
