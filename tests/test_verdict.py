@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 
 import pytest
 
 from netnav.engine.verdict import (
+    NEGATED,
+    DeferredVerdict,
     MissingFact,
     Outcome,
     Verdict,
     all_of,
+    and_outcome,
     any_of,
     failed,
     negate,
+    or_outcome,
     passed,
     undetermined,
     warned,
@@ -281,3 +286,88 @@ def test_to_dict_nests_children_in_order() -> None:
 def test_to_dict_is_plain_json() -> None:
     tree = all_of([negate(undetermined("Ki-67 not known", [KI67])), passed("ok")])
     assert json.loads(json.dumps(tree.to_dict())) == tree.to_dict()
+
+
+# --- outcome rules shared by the combinators and short-circuit evaluation --------------------
+
+
+@pytest.mark.parametrize(
+    "labels", [list(c) for n in (1, 2, 3) for c in itertools.product(ALL_LABELS, repeat=n)]
+)
+def test_and_or_outcome_give_what_all_of_and_any_of_give(labels: list[str]) -> None:
+    kids = [make(label) for label in labels]
+    outcomes = [k.outcome for k in kids]
+    assert and_outcome(outcomes) is all_of(kids).outcome
+    assert or_outcome(outcomes) is any_of(kids).outcome
+
+
+def test_empty_outcome_rules_match_empty_combinators() -> None:
+    assert and_outcome(()) is all_of([]).outcome is Outcome.PASS
+    assert or_outcome(()) is any_of([]).outcome is Outcome.FAIL
+
+
+def test_negated_table_is_what_negate_gives() -> None:
+    for label in ALL_LABELS:
+        child = make(label)
+        assert NEGATED[child.outcome] is negate(child).outcome
+
+
+# --- deferred verdicts ------------------------------------------------------------------------
+
+
+def _counting(verdict: Verdict) -> tuple[list[int], DeferredVerdict]:
+    calls: list[int] = []
+
+    def work() -> Verdict:
+        calls.append(1)
+        return verdict
+
+    return calls, DeferredVerdict(verdict.outcome, work)
+
+
+def test_deferred_verdict_knows_its_outcome_without_working_out_the_tree() -> None:
+    calls, v = _counting(all_of([make("fail", "no liver metastases"), make("pass")]))
+    assert v.outcome is Outcome.FAIL
+    assert not v.holds
+    assert calls == []
+
+
+def test_deferred_verdict_works_out_the_tree_once_on_first_read() -> None:
+    full = all_of([make("undetermined", "Ki-67 not known"), make("pass")])
+    calls, v = _counting(full)
+    assert v.message == "Ki-67 not known"
+    assert v.criterion == "all_of"
+    assert v.children == full.children
+    assert v.all_missing() == (KI67,)
+    assert v.to_dict() == full.to_dict()
+    assert calls == [1]
+
+
+def test_deferred_verdict_equals_the_verdict_it_stands_for() -> None:
+    full = any_of([make("warn"), make("fail")])
+    _, v = _counting(full)
+    assert v == full and full == v
+    assert hash(v) == hash(full)
+    assert v.named("scope") == full.named("scope")
+
+
+def test_deferred_verdict_pickles_as_the_plain_verdict() -> None:
+    full = all_of([make("fail", "ECOG 3"), make("pass")])
+    _, v = _counting(full)
+    copy = pickle.loads(pickle.dumps(v))
+    assert type(copy) is Verdict
+    assert copy == full
+
+
+def test_deferred_verdict_refuses_work_that_changes_the_outcome() -> None:
+    v = DeferredVerdict(Outcome.PASS, lambda: make("fail"))
+    with pytest.raises(AssertionError):
+        _ = v.message
+
+
+def test_verdicts_compare_and_hash_by_their_fields() -> None:
+    a = passed("ECOG 1 is at most 2", "patient.ecog").named("performance_status_at_most")
+    b = passed("ECOG 1 is at most 2", "patient.ecog").named("performance_status_at_most")
+    assert a == b and hash(a) == hash(b)
+    assert a != a.named("other")
+    assert "ECOG 1 is at most 2" in repr(a)
