@@ -92,6 +92,10 @@ def cohort_run(
     console = Console(stderr=True)
     progress = _Progress(console, quiet)
     started = time.perf_counter()
+    if not quiet and input_path.is_file():
+        # Reading, fingerprinting (and staging a table) comes before the first chunk: say so.
+        size = input_path.stat().st_size / 2**20
+        console.print(f"reading {input_path.name} ({size:,.1f} MB) …")
     try:
         with progress:
             result = run_cohort(
