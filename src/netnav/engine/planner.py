@@ -304,7 +304,9 @@ class _Planner:
     def note_missing(self, facts: tuple[MissingFact, ...], what: str, kind: str) -> None:
         """Record unknown facts; ``kind`` is decides (a rule), offers or safety (an option)."""
         for fact in facts:
-            item = self.missing.setdefault(fact.field, MissingItem(fact.field, test=fact.test))
+            item = self.missing.get(fact.field)
+            if item is None:  # (not setdefault: that would make an item on every call)
+                item = self.missing[fact.field] = MissingItem(fact.field, test=fact.test)
             _append(getattr(item, kind), what)
             if item.test is None:
                 item.test = fact.test
