@@ -240,6 +240,9 @@ def plan_chunk(task: ChunkTask, settings: RunSettings) -> ChunkDone:
     written (only the count comes back): the parse floor of the benchmarks.
     """
     kb = default_knowledge()
+    # Long-lived objects (the knowledge base, modules) out of the collector's sight: full
+    # collections would otherwise walk them again and again (a Dask worker has no warm-up).
+    gc.freeze()
     out = _ChunkOutput()
     rows = 0
     # The planner leaves some reference cycles per case; the cyclic collector, left to its
