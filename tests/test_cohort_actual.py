@@ -82,9 +82,9 @@ def test_status_order(
     preferred = ["lanreotide"]
     options = ["lanreotide", "everolimus"]
     avoid = ["sunitinib"]
-    status = actual_status(_actual(option), preferred, options, avoid, awaiting, follow_up)
+    status = actual_status(_actual(option), preferred, options, avoid, lambda: awaiting, follow_up)
     assert status == expected
-    assert actual_status(None, preferred, options, avoid, awaiting, follow_up) == "not_recorded"
+    assert actual_status(None, preferred, options, avoid, lambda: awaiting) == "not_recorded"
 
 
 def test_options_awaiting_a_missing_fact_are_those_its_rules_would_offer() -> None:

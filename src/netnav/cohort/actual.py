@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, Literal
@@ -172,12 +172,15 @@ def actual_status(
     preferred: Sequence[str],
     options: Sequence[str],
     avoid: Sequence[str],
-    awaiting: Collection[str] = (),
+    awaiting: Callable[[], Collection[str]] = tuple,
     follow_up: str | None = None,
 ) -> str:
-    """One of :data:`netnav.cohort.records.ACTUAL_STATUSES` for the plan's lists of ids
-    (``awaiting``: the options waiting on a missing fact, :func:`options_awaiting_facts`;
-    ``follow_up``: the status :func:`follows_follow_up_plan` gave, if any)."""
+    """One of :data:`netnav.cohort.records.ACTUAL_STATUSES` for the plan's lists of ids.
+
+    ``awaiting`` gives the options waiting on a missing fact (:func:`options_awaiting_facts`;
+    asked only when the treatment is neither offered nor avoided); ``follow_up`` is the
+    status :func:`follows_follow_up_plan` gave, if any.
+    """
     if actual is None:
         return "not_recorded"
     offered = actual.ids.intersection(options)
@@ -189,7 +192,7 @@ def actual_status(
         return "in_preferred"
     if offered:
         return "in_options"
-    if actual.ids.intersection(awaiting):
+    if actual.ids.intersection(awaiting()):
         return "undecided"
     return "not_in_plan"
 

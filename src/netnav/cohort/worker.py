@@ -179,9 +179,15 @@ class _ChunkOutput:
         options = [o["id"] for o in document["options"]]
         preferred = [o["id"] for o in document["options"] if o["tier"] == "preferred"]
         avoid = [a["id"] for a in document["avoid"]]
-        awaiting = options_awaiting_facts(result, kb) if actual is not None else ()
         follow_up = follows_follow_up_plan(actual, document, kb)
-        status = actual_status(actual, preferred, options, avoid, awaiting, follow_up)
+        status = actual_status(
+            actual,
+            preferred,
+            options,
+            avoid,
+            lambda: options_awaiting_facts(result, kb),
+            follow_up,
+        )
         derived = document["derived"]
         row: dict[str, Any] = {
             "row": number,
