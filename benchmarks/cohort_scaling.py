@@ -13,7 +13,8 @@ For each size it writes a synthetic cohort (``netnav cohort synth``, seed 7, cac
    concordance report).
 
 Peak memory is the largest sum of resident memory of the command and its worker processes,
-sampled every 0.2 s (forked workers share pages, so the sum overstates it). Results go to
+sampled every 0.2 s (forked workers share pages, so the sum overstates it), and the peak
+proportional set size (shared pages divided among their sharers: the memory really used). Results go to
 ``test-artifacts/cohort/scaling.json`` and a Markdown table on standard output.
 """
 
@@ -37,16 +38,19 @@ NETNAV = [sys.executable, "-m", "netnav.cli"]
 SEED = 7
 
 
-def _measure(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident bytes (process tree) of ``command``."""
+def _measure(command: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, peak resident bytes and peak proportional set size (PSS: shared pages
+    divided among the processes sharing them) of ``command`` and its workers."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_pss = 0
     while proc.poll() is None:
         try:
             tree = [parent, *parent.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            pss = sum(p.memory_full_info().pss for p in tree if p.is_running())
+            peak_pss = max(peak_pss, pss)
         except psutil.Error:
             pass
         time.sleep(0.2)
@@ -54,7 +58,7 @@ def _measure(command: list[str]) -> tuple[float, int]:
     if proc.returncode != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {err[-2000:]}")
-    return seconds, peak
+    return seconds, peak, peak_pss
 
 
 def _cohort(size: int) -> Path:
@@ -76,8 +80,8 @@ def run(sizes: list[int], jobs: int) -> list[dict[str, Any]]:
         out = ARTIFACTS / f"run-{size}"
         shutil.rmtree(out, ignore_errors=True)
         common = ["-q", "--jobs", str(jobs)]
-        floor_s, _ = _measure([*NETNAV, "cohort", "run", str(cohort), "--check-only", *common])
-        full_s, full_mem = _measure(
+        floor_s, _, _ = _measure([*NETNAV, "cohort", "run", str(cohort), "--check-only", *common])
+        full_s, full_mem, full_pss = _measure(
             [*NETNAV, "cohort", "run", str(cohort), "--out", str(out), *common]
         )
         row = {
@@ -89,6 +93,7 @@ def run(sizes: list[int], jobs: int) -> list[dict[str, Any]]:
             "cases_per_s_per_core": round(size / full_s / jobs, 1),
             "ratio_to_floor": round(full_s / floor_s, 2),
             "peak_memory_mb": round(full_mem / 2**20),
+            "peak_pss_mb": round(full_pss / 2**20),
             "input_mb": round(cohort.stat().st_size / 2**20),
             "output_mb": round(
                 sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
@@ -113,12 +118,13 @@ def main() -> None:
         "| cases | jobs | parse floor s | full run s | cases/s | cases/s/core | ratio to floor "
         "| peak MB | input MB | output MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['cases']:,} | {r['jobs']} | {r['parse_floor_s']} | {r['full_run_s']} "
             f"| {r['cases_per_s']:,} | {r['cases_per_s_per_core']:,} | {r['ratio_to_floor']} "
-            f"| {r['peak_memory_mb']:,} | {r['input_mb']:,} | {r['output_mb']:,} |"
+            f"| {r['peak_memory_mb']:,} | {r['peak_pss_mb']:,} | {r['input_mb']:,} "
+            f"| {r['output_mb']:,} |"
         )
 
 
