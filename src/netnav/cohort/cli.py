@@ -72,13 +72,14 @@ def cohort_run(
         bool,
         typer.Option("--check-only", help="Read and validate every row; plan and write nothing."),
     ] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace another run found in --out.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace another run found in --out.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Plan every case of INPUT and write plans, errors and the concordance report to --out.
 
-    Stopped part-way, the same command resumes where it stopped; run again on a finished
-    run, it writes the same bytes.
+    Stopped part-way, the same command resumes where it stopped; run again on a finished run, it writes the same bytes.
     """
     from rich.console import Console
 
@@ -196,7 +197,7 @@ class _Progress:
 
 @cohort_app.command("synth")
 def cohort_synth(
-    n: Annotated[int, typer.Argument(min=0, help="How many cases.")],
+    n: Annotated[int, typer.Argument(min=0, metavar="N", help="How many cases.")],
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")] = 0,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="JSON Lines file to write (replaced if present).")
@@ -205,9 +206,7 @@ def cohort_synth(
 ) -> None:
     """Write N synthetic, clinically plausible cases (for benchmarks and tests; not patients).
 
-    The site, grade, stage, syndrome and treatment mix and its sources are described in
-    docs/cohort-synthetic.md. Each case records a treatment given under
-    extensions.actual_treatment, drawn from practice patterns, not from netnav's plan.
+    The site, grade, stage, syndrome and treatment mix and its sources are in docs/cohort-synthetic.md. Each case records a treatment given under extensions.actual_treatment, drawn from practice patterns, not from netnav's plan.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
