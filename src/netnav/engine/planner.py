@@ -22,7 +22,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from functools import partial
 from typing import NamedTuple
 
 from netnav.case.derive import Derived, derive
@@ -349,27 +348,40 @@ class _Planner:
         tests: list[str] = []
         surveillance: list[tuple[int, str]] = []
         next_lines: list[str] = []
-        for rule in self.kb.rules:
+        ctx = self.ctx
+        site = self.case.tumor.primary_site
+        for rule, (scope_sites, when_sites) in zip(self.kb.rules, self.kb.rule_sites, strict=True):
             spec = rule.spec
             opt_verdicts: dict[str, Verdict] = {}
             # Most rules do not apply to a case: their outcome is found by short-circuit and
             # the verdict tree, which only explain reads, is worked out on demand (deferred).
-            if rule.scope is not None:
-                found = rule.scope.outcome(self.ctx)
+            # A pure tree that cannot hold at this primary site fails without being read.
+            scope_node = rule.scope
+            if scope_node is not None:
+                if scope_sites is not None and site not in scope_sites:
+                    found = _FAIL
+                else:
+                    found = scope_node.outcome(ctx)
                 if found is _FAIL:
-                    scope = _later(self.ctx, found, rule.scope, "scope")
-                    rule_results.append(RuleResult(rule, scope, opt_verdicts))
+                    later = DeferredVerdict(found, _evaluate, (scope_node, ctx, "scope"))
+                    rule_results.append(RuleResult(rule, later, opt_verdicts))
                     continue
                 if found is _UNDETERMINED:
-                    scope = rule.scope.evaluate(self.ctx)
+                    scope = scope_node.evaluate(ctx)
                     rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
                     what = f"{spec.title} ({spec.brief_rule})"
                     self.note_missing(scope.all_missing(), what, "decides")
                     continue
-            found = rule.when.outcome(self.ctx)
+            when = rule.when
+            if when_sites is not None and site not in when_sites:
+                found = _FAIL
+            else:
+                found = when.outcome(ctx)
             if found is _FAIL:
                 rule_results.append(
-                    RuleResult(rule, _later(self.ctx, found, rule.when), opt_verdicts)
+                    RuleResult(
+                        rule, DeferredVerdict(found, _evaluate, (when, ctx, "")), opt_verdicts
+                    )
                 )
                 continue
             verdict = rule.when.evaluate(self.ctx)
@@ -631,13 +643,9 @@ def _name(kb: Knowledge, option: str) -> str:
     return therapy.name if therapy is not None else option
 
 
-def _later(ctx: CaseContext, outcome: Outcome, node: Node, label: str = "") -> Verdict:
-    """The verdict of ``node`` (relabelled ``label``), worked out when first read."""
-    return DeferredVerdict(outcome, partial(_evaluate, node, ctx, label))
-
-
 def _evaluate(node: Node, ctx: CaseContext, label: str) -> Verdict:
-    """The verdict of ``node``, relabelled ``label`` unless that is empty."""
+    """The verdict of ``node``, relabelled ``label`` unless that is empty (the work of the
+    deferred verdict of a rule that does not apply)."""
     verdict = node.evaluate(ctx)
     return verdict.named(label) if label else verdict
 

@@ -290,7 +290,7 @@ def negate(child: Verdict) -> Verdict:
 
 
 class DeferredVerdict(Verdict):
-    """A verdict whose outcome is known now and whose other fields are those of ``work()``,
+    """A verdict whose outcome is known now and whose other fields are those of ``work(*args)``,
     called the first time one is read (never if none is).
 
     For the planner: most rules do not apply to a case, and only ``explain`` reads why; their
@@ -301,17 +301,22 @@ class DeferredVerdict(Verdict):
     ``__getattr__``; afterwards they read as in any verdict.
     """
 
-    __slots__ = ("_work",)
+    __slots__ = ("_args", "_work")
 
-    def __init__(self, outcome: Outcome, work: Callable[[], Verdict]) -> None:
+    def __init__(
+        self, outcome: Outcome, work: Callable[..., Verdict], args: tuple[Any, ...] = ()
+    ) -> None:
+        # ``work(*args)`` rather than a partial: the planner makes one per rule that does not
+        # apply (some eighty a case), and a tuple is cheaper to make than a partial.
         self.outcome = outcome
-        self._work: Callable[[], Verdict] | None = work
+        self._work: Callable[..., Verdict] | None = work
+        self._args = args
 
     def __getattr__(self, name: str) -> Any:
         work = self._work
         if work is None or name not in _FIELDS:
             raise AttributeError(name)
-        full = work()
+        full = work(*self._args)
         if full.outcome is not self.outcome:
             raise AssertionError(f"deferred verdict: {self.outcome!r} became {full.outcome!r}")
         self.message = full.message
@@ -320,6 +325,7 @@ class DeferredVerdict(Verdict):
         self.missing = full.missing
         self.children = full.children
         self._work = None
+        self._args = ()
         return getattr(full, name)
 
     def __reduce__(self) -> tuple[type[Verdict], tuple[Any, ...]]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from netnav import __version__
 from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
+from netnav.engine.criteria.base import possible_sites
 from netnav.engine.criteria.fields import field_exists
 from netnav.engine.verdict import MissingFact
 from netnav.errors import KnowledgeError
@@ -176,6 +177,19 @@ class Knowledge:
             }
             for eid, e in self.evidence.items()
         }
+
+    @cached_property
+    def rule_sites(self) -> tuple[tuple[frozenset[str] | None, frozenset[str] | None], ...]:
+        """Per rule (in order), the primary sites for which its ``scope`` and its ``when``
+        may hold (None: any site; see :func:`possible_sites`). Only pure trees are read: an
+        impure one is always evaluated where it stands."""
+        return tuple(
+            (
+                possible_sites(r.scope) if r.scope is not None and r.scope.pure else None,
+                possible_sites(r.when) if r.when.pure else None,
+            )
+            for r in self.rules
+        )
 
     @cached_property
     def missing_facts(self) -> dict[str, MissingFact]:

@@ -50,6 +50,7 @@ __all__ = [
     "Params",
     "compile_criterion",
     "criterion",
+    "possible_sites",
 ]
 
 
@@ -304,6 +305,30 @@ class _Definition:
 
     def describe(self) -> str:
         return self.name
+
+
+def possible_sites(node: Node) -> frozenset[str] | None:
+    """The primary sites for which ``node`` may hold; for any other site its outcome is fail
+    (None: no site is ruled out). Read from ``primary_site_in`` leaves: an ``all_of`` fails
+    when any child fails, an ``any_of`` when every child fails, a definition as its body;
+    ``not`` is not looked into. The planner skips rules whose scope cannot hold."""
+    if isinstance(node, _Definition):
+        return possible_sites(node.body)
+    if isinstance(node, _Leaf):
+        if node.definition.name == "primary_site_in":
+            return frozenset(getattr(node.params, "sites"))  # noqa: B009 (Params of the leaf)
+        return None
+    if isinstance(node, _Combinator) and node.kind in ("all_of", "any_of"):
+        found = [possible_sites(c) for c in node.children]
+        if node.kind == "any_of":
+            if any(f is None for f in found):
+                return None
+            return frozenset().union(*(f for f in found if f is not None))
+        known = [f for f in found if f is not None]
+        if not known:
+            return None
+        return frozenset.intersection(*known)
+    return None
 
 
 def compile_criterion(
