@@ -161,6 +161,10 @@ _WARN = Outcome.WARN
 _UNDETERMINED = Outcome.UNDETERMINED
 _PASS = Outcome.PASS
 
+# A rule result made as a tuple directly: the named tuple's own constructor is a Python
+# function, and a plan makes one result per rule.
+_tuple_new = tuple.__new__
+
 # Tier.rank builds its table on every call; the planner compares tiers many times a case.
 _TIER_RANK = {tier: tier.rank for tier in Tier}
 
@@ -364,7 +368,7 @@ class _Planner:
                     found = scope_node.outcome(ctx)
                 if found is _FAIL:
                     later = DeferredVerdict(found, _evaluate, (scope_node, ctx, "scope"))
-                    rule_results.append(RuleResult(rule, later, opt_verdicts))
+                    rule_results.append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
                     continue
                 if found is _UNDETERMINED:
                     scope = scope_node.evaluate(ctx)
@@ -378,13 +382,10 @@ class _Planner:
             else:
                 found = when.outcome(ctx)
             if found is _FAIL:
-                rule_results.append(
-                    RuleResult(
-                        rule, DeferredVerdict(found, _evaluate, (when, ctx, "")), opt_verdicts
-                    )
-                )
+                later = DeferredVerdict(found, _evaluate, (when, ctx, ""))
+                rule_results.append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
                 continue
-            verdict = rule.when.evaluate(self.ctx)
+            verdict = when.evaluate(ctx)
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             if verdict.outcome is _UNDETERMINED:
                 self.note_missing(
