@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import pickle
+import typing
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ import pytest
 
 from netnav.api import explain, recommend
 from netnav.case import case_from_mapping
-from netnav.case.model import Case
+from netnav.case.model import Case, PrimarySite
 from netnav.engine.criteria import CaseContext, Node, compile_criterion
+from netnav.engine.criteria.base import possible_sites
 from netnav.engine.planner import _Planner, make_plan
 from netnav.engine.verdict import DeferredVerdict
 from netnav.knowledge.load import load_knowledge
@@ -130,6 +132,34 @@ def test_a_context_taken_from_its_planner_works_on_its_own() -> None:
     ctx: CaseContext = _Planner(case_with(site="pancreas"), kb()).ctx
     gc.collect()
     assert compile_criterion(STATUS).evaluate(ctx).criterion.startswith("option_not_excluded")
+
+
+SITES = typing.get_args(PrimarySite)
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_a_rule_skipped_for_its_primary_site_would_have_failed(site: str) -> None:
+    ctx = _Planner(case_with(site=site), kb()).ctx
+    skipped = 0
+    for rule, (scope_sites, when_sites) in zip(kb().rules, kb().rule_sites, strict=True):
+        if rule.scope is not None and scope_sites is not None and site not in scope_sites:
+            assert rule.scope.evaluate(ctx).outcome.label == "fail", rule.spec.id
+            skipped += 1
+        if when_sites is not None and site not in when_sites:
+            assert rule.when.evaluate(ctx).outcome.label == "fail", rule.spec.id
+            skipped += 1
+    assert skipped
+
+
+def test_possible_sites_reads_all_of_any_of_and_definitions_but_not_not() -> None:
+    other = {"primary_site_in": {"sites": ["lung", "pancreas"]}}
+    assert possible_sites(compile_criterion({"all_of": [SITE, other]})) == frozenset({"pancreas"})
+    assert possible_sites(compile_criterion({"any_of": [SITE, other]})) == frozenset(
+        {"lung", "pancreas"}
+    )
+    assert possible_sites(compile_criterion({"any_of": [SITE, "sstr_positive"]})) is None
+    assert possible_sites(compile_criterion({"not": SITE})) is None
+    assert possible_sites(compile_criterion("sstr_positive")) is None
 
 
 # --- plans ------------------------------------------------------------------------------------------
