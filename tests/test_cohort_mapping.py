@@ -739,9 +739,11 @@ def test_extension_columns() -> None:
 
 def test_option_type_takes_option_ids_and_groups() -> None:
     spec = {"field": "extensions.actual.option", "type": "option"}
-    for option in (*OPTION_IDS, *GROUPS):
+    # Every id a recorded treatment may carry: options, groups and the unspecific history
+    # ids that stand for a group (read as in netnav.cohort.actual).
+    for option in (*OPTION_IDS, *GROUPS, "ssa_unspecified", "prrt_other"):
         assert value(spec, option) == option
-    assert "allowed:" in problem(spec, "ssa_unspecified").reason
+    assert "allowed:" in problem(spec, "chemotherapy_unspecified").reason
 
 
 def test_several_columns_for_one_field_the_first_with_a_value_wins() -> None:

@@ -17,6 +17,7 @@ from netnav.cli import app
 from netnav.cohort import worker
 from netnav.cohort.run import run_cohort
 from netnav.cohort.source import CohortInputError
+from netnav.errors import NetnavError
 
 DATA = Path(__file__).parent / "data"
 
@@ -199,7 +200,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(
     monkeypatch.setattr("netnav.cohort.engines.plan_chunk", real)
     result = run_cohort(cohort_file, out, chunk_size=25, jobs=1)
     assert result.chunks_resumed == 2
-    (out / "plans" / ".part-00002.parquet.999.tmp").unlink()
+    assert not (out / "plans" / ".part-00002.parquet.999.tmp").exists()  # cleaned up
     assert _tree(out) == _tree(reference)
 
 
@@ -217,12 +218,14 @@ def test_a_chunk_missing_a_file_is_planned_again(
 def test_another_run_in_the_same_directory_is_refused(cohort_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     run_cohort(cohort_file, out, chunk_size=25, jobs=1)
-    with pytest.raises(CohortInputError, match=r"holds another run .*chunk_size"):
+    before = _tree(out)
+    with pytest.raises(CohortInputError, match=r"holds another run \(different --chunk-size\)"):
         run_cohort(cohort_file, out, chunk_size=40, jobs=1)
     other = tmp_path / "other.jsonl"
     other.write_text(cohort_file.read_text(encoding="utf-8").replace("V01", "V01b"))
-    with pytest.raises(CohortInputError, match="different input"):
+    with pytest.raises(CohortInputError, match="different input file"):
         run_cohort(other, out, chunk_size=25, jobs=1)
+    assert _tree(out) == before  # a refused run leaves the earlier one as it was
     result = run_cohort(other, out, chunk_size=40, jobs=1, overwrite=True)
     assert result.chunks_resumed == 0
     assert json.loads((out / "run.json").read_text())["chunk_size"] == 40
@@ -457,3 +460,116 @@ def test_dask_by_scheduler_address_gives_the_same_bytes(
             cohort_file, out, chunk_size=25, engine="dask", scheduler=cluster.scheduler_address
         )
     assert _tree(out) == _tree(reference)
+
+
+# --- what a registry really sends (found by trying to break the audit) --------------------------
+
+
+def test_overwrite_never_deletes_a_run_for_an_input_that_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "run"
+    run_cohort(EXTRACT, out, mapping=MAPPING, jobs=1)
+    before = _tree(out)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    bad_mapping = tmp_path / "bad.yaml"
+    bad_mapping.write_text("format: netnav-cohort-mapping/1\ncolumns: {age: {field: nope}}\n")
+    with pytest.raises(CohortInputError, match="empty CSV"):
+        run_cohort(empty, out, mapping=MAPPING, jobs=1, overwrite=True)
+    with pytest.raises(NetnavError, match=str(bad_mapping)):
+        run_cohort(EXTRACT, out, mapping=bad_mapping, jobs=1, overwrite=True)
+    alternative = tmp_path / "alternative.yaml"
+    alternative.write_text(MAPPING.read_text(encoding="utf-8") + "\n# another mapping\n")
+    with pytest.raises(CohortInputError, match=r"different mapping"):
+        run_cohort(EXTRACT, out, mapping=alternative, jobs=1)
+    assert _tree(out) == before  # the run and its record of the mapping are untouched
+
+
+def test_a_refused_first_run_leaves_no_directory_behind(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(EXTRACT.read_text(encoding="utf-8").replace("M", "\u00e9").encode("latin-1"))
+    with pytest.raises(CohortInputError, match=r"not UTF-8 .*save or export the file as UTF-8"):
+        run_cohort(latin1, tmp_path / "out", mapping=MAPPING, jobs=1)
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text(EXTRACT.read_text(encoding="utf-8").replace(",", ";"))
+    with pytest.raises(CohortInputError, match="comma-separated"):
+        run_cohort(semicolons, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_blank_csv_lines_and_unused_repeated_columns_are_not_cases(tmp_path: Path) -> None:
+    lines = EXTRACT.read_text(encoding="utf-8").splitlines()
+    lines[0] += ",note,note"  # two unmapped columns with the same name
+    body = [line + ",a,b" for line in lines[1:]]
+    text = "\r\n".join([lines[0], *body[:10], "", ",,,,", *body[10:], "", ""]) + "\r\n"
+    messy = tmp_path / "messy.csv"
+    messy.write_text(text, encoding="utf-8")
+    result = run_cohort(messy, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert (result.rows, result.plans, result.refused) == (30, 28, 2)
+    rows = pq.read_table(tmp_path / "out" / "plans").column("row").to_pylist()
+    assert rows[-1] == 32  # row numbers count the blank lines, as a spreadsheet shows them
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"format": "netnav-case/1"}]', "a JSON array, not JSON Lines"),
+        ('{\n  "format": "netnav-case/1"\n}\n', "spread over several lines"),
+    ],
+)
+def test_json_that_is_not_json_lines_is_refused_as_a_whole(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(text)
+    with pytest.raises(CohortInputError, match=message):
+        run_cohort(path, tmp_path / "out", jobs=1)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_an_input_without_rows_still_gives_readable_datasets(tmp_path: Path, kind: str) -> None:
+    if kind == "jsonl":
+        path = tmp_path / "empty.jsonl"
+        path.write_bytes(b"")
+        run_cohort(path, tmp_path / "out", jobs=1)
+    else:
+        path = tmp_path / "header.csv"
+        path.write_text(EXTRACT.read_text(encoding="utf-8").splitlines()[0] + "\n")
+        run_cohort(path, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert pq.read_table(tmp_path / "out" / "plans").num_rows == 0
+    assert (tmp_path / "out" / "errors.jsonl").read_bytes() == b""
+
+
+def test_a_huge_cell_is_that_row_s_error_and_long_values_are_shortened(tmp_path: Path) -> None:
+    lines = EXTRACT.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[4].split(",")
+    cells[header.index("ki67_pct")] = "9" * 300_000
+    lines[4] = ",".join(cells)
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cohort(path, tmp_path / "out", mapping=MAPPING, jobs=1)
+    assert result.rows == 30
+    (error,) = [e for e in _lines(tmp_path / "out" / "errors.jsonl") if e["row"] == 4]
+    assert len(str(error["value"])) < 300
+
+
+def test_unwritable_output_is_exit_2_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netnav.cli import main
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text("\n".join(json.dumps(c) for c in list(_cases())[:3]) + "\n")
+    monkeypatch.setattr(
+        "sys.argv", ["netnav", "cohort", "run", str(cohort), "--out", str(blocked / "x"), "-q"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot use" in err and str(blocked) in err

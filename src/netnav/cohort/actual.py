@@ -41,6 +41,7 @@ from netnav.vocabulary import GROUPS, OPTION_IDS, members
 
 __all__ = [
     "ACTUAL_KEY",
+    "ACTUAL_OPTION_IDS",
     "ActualTreatment",
     "actual_status",
     "follows_follow_up_plan",
@@ -57,6 +58,9 @@ _HISTORY_GROUPS: Final[dict[str, str]] = {
     "prrt_other": "prrt",
     "embolization_unspecified": "embolization",
 }
+ACTUAL_OPTION_IDS: Final[tuple[str, ...]] = (*OPTION_IDS, *GROUPS, *_HISTORY_GROUPS)
+"""Every id a record of the treatment given may carry (options, groups, unspecific ids)."""
+
 _ALLOWED: Final = (
     "an option id of options.md (see `netnav knowledge list therapies`), an option group ("
     + ", ".join(sorted(GROUPS))

@@ -112,6 +112,10 @@ def cohort_run(
                 on_start=progress.start,
                 on_chunk=progress.advance,
             )
+    except OSError as exc:
+        # A full disk, a read-only or vanished directory: say which file and why.
+        where = f" {exc.filename}" if exc.filename else ""
+        raise CohortOutputError(f"cannot use{where}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         console.print(
             "netnav: interrupted; the chunks finished so far are kept: run the same command "

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from netnav.cohort.source import ChunkTask
+from netnav.cohort.source import ChunkTask, CohortInputError
 from netnav.cohort.worker import ChunkDone, RunSettings, plan_chunk
 from netnav.knowledge.load import default_knowledge
 
@@ -112,7 +112,13 @@ def _run_dask(
         client = Client(cluster)
     else:
         cluster = None
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CohortInputError(
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
+                f"({type(exc).__name__}: {exc}); give its address as tcp://host:8786"
+            ) from None
     try:
         futures = client.map(plan_chunk, list(tasks), settings=settings, pure=False)
         for future in as_completed(futures):

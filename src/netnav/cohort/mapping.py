@@ -36,8 +36,9 @@ from typing import Any, Final, Literal, NoReturn, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from netnav.cohort.actual import ACTUAL_OPTION_IDS
 from netnav.errors import NetnavError
-from netnav.vocabulary import ALL_THERAPY_IDS, GROUPS, OPTION_IDS
+from netnav.vocabulary import ALL_THERAPY_IDS, OPTION_IDS
 
 __all__ = [
     "MAPPING_FORMAT",
@@ -344,7 +345,8 @@ class _Field:
 # The option vocabulary is checked by the case model, not the schema's pattern.
 _THERAPY_CHOICES: Final = tuple(sorted(ALL_THERAPY_IDS))
 _OPTION_CHOICES: Final = tuple(OPTION_IDS)
-_OPTION_OR_GROUP: Final = tuple(OPTION_IDS) + tuple(GROUPS)
+# The ids a recorded treatment may carry (option ids, groups, unspecific history ids).
+_OPTION_OR_GROUP: Final = ACTUAL_OPTION_IDS
 _SPECIAL_CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "treatments[].therapy": _THERAPY_CHOICES,
     "preferences.declines[]": _OPTION_CHOICES,
@@ -514,7 +516,14 @@ def _number_text(value: float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+# No case field needs more digits than this; longer digit strings are refused before int()
+# (which would raise for over 4300 digits).
+_MAX_DIGITS: Final = 30
+
+
 def _parse_number(text: str) -> int | float:
+    if len(text) > _MAX_DIGITS and text.strip("+-").isdigit():
+        raise _Bad("number too large")
     if text.isdigit() and text.isascii():
         return int(text)
     if _INTEGER.fullmatch(text):

@@ -28,19 +28,28 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from netnav import __version__
 from netnav.cohort.engines import EngineName, run_chunks
-from netnav.cohort.source import CohortInputError, PreparedInput, input_kind, prepare_input
+from netnav.cohort.source import (
+    CohortInputError,
+    ColumnsNeeded,
+    PreparedInput,
+    input_kind,
+    prepare_input,
+)
 from netnav.cohort.worker import ChunkDone, RunSettings, chunk_paths
 from netnav.knowledge.load import default_knowledge
+
+if TYPE_CHECKING:
+    from netnav.cohort.mapping import ColumnMapping
 
 __all__ = ["RUN_FORMAT", "CohortResult", "run_cohort"]
 
@@ -104,19 +113,39 @@ def run_cohort(
             f"{input_path}: a {kind.upper()} table needs --mapping FILE (column → case field; "
             "see docs/cohort-mapping.md)"
         )
+    # Everything is checked before --out is touched: the mapping (named as the user gave it),
+    # the input and its header; a refused run writes nothing and never harms an earlier run.
+    mapping_text, column_mapping = _read_mapping(mapping) if mapping else (None, None)
+    needed = _columns_needed(column_mapping, mapping) if column_mapping and mapping else None
     if check_only:
         # Nothing of a check lands in --out: its staging copy lives in a temporary directory.
         with tempfile.TemporaryDirectory(prefix="netnav-check-") as work:
-            prepared, mapping_copy = _prepare(input_path, Path(work), mapping, chunk_size)
-            settings = RunSettings(work, _text(mapping_copy), check_only=True)
+            prepared = prepare_input(input_path, chunk_size, Path(work) / "input.parquet", needed)
+            settings = RunSettings(work, column_mapping, check_only=True)
             checked = _check_rows(prepared, settings, engine, jobs, scheduler, on_start, on_chunk)
             return dataclasses.replace(checked, out_dir=out_dir)
-    _claim(out_dir, overwrite)
-    prepared, mapping_copy = _prepare(input_path, out_dir, mapping, chunk_size)
-    kb = default_knowledge()
-    identity = _identity(prepared, mapping_copy, chunk_size, kb.version)
-    settings = RunSettings(str(out_dir), _text(mapping_copy))
-    _match_or_write_identity(out_dir, identity, overwrite)
+    _check_out_dir(out_dir)
+    created = not out_dir.exists()
+    incoming = out_dir / ".staging" / "incoming.parquet"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        prepared = prepare_input(input_path, chunk_size, incoming, needed)
+        kb = default_knowledge()
+        identity = _identity(prepared, mapping_text, chunk_size, kb.version)
+        _match_identity(out_dir, identity, overwrite)
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    if overwrite:
+        _clear(out_dir)
+    prepared = _settle_staging(prepared, incoming)
+    _remove_leftovers(out_dir)
+    if mapping_text is not None:
+        _write_atomic(out_dir / "mapping.yaml", mapping_text)
+    _write_atomic(out_dir / "run.json", _identity_text(identity).encode())
+    settings = RunSettings(str(out_dir), column_mapping)
     done = {d.index: d for d in _finished_chunks(out_dir, prepared)}
     pending = [t for t in prepared.tasks if t.index not in done]
     on_start(prepared.rows, sum(d.span for d in done.values()))
@@ -147,29 +176,41 @@ def run_cohort(
     )
 
 
-def _text(path: Path | None) -> str | None:
-    return str(path) if path is not None else None
+def _read_mapping(path: Path) -> tuple[bytes, ColumnMapping]:
+    """The mapping file's bytes (kept with the run) and the checked mapping; errors name the
+    file as the user gave it."""
+    from netnav.cohort.mapping import load_mapping
+
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise CohortInputError(f"--mapping {path}: cannot be read: {exc.strerror}") from None
+    return text, load_mapping(path)
 
 
-def _prepare(
-    input_path: Path, work_dir: Path, mapping: Path | None, chunk_size: int
-) -> tuple[PreparedInput, Path | None]:
-    """Copy the mapping into ``work_dir``, read and chunk the input, check the mapping."""
-    mapping_copy = _copy_mapping(mapping, work_dir) if mapping is not None else None
-    prepared = prepare_input(input_path, chunk_size, work_dir / ".staging" / "input.parquet")
-    if mapping_copy is not None:
-        _check_mapping(mapping_copy, prepared)
-    return prepared, mapping_copy
+def _columns_needed(mapping: ColumnMapping, path: Path) -> ColumnsNeeded:
+    from netnav.cohort.mapping import MappingError
+
+    def needed(names: Sequence[str]) -> Collection[str]:
+        try:
+            mapping.check_columns(names)
+        except MappingError as exc:
+            raise CohortInputError(f"--mapping {path}: {exc}") from None
+        return {*mapping.columns, *([mapping.id_column] if mapping.id_column else [])}
+
+    return needed
 
 
 # --- the output directory ------------------------------------------------------------------------
 
 
-def _claim(out_dir: Path, overwrite: bool) -> None:
-    """Make sure ``out_dir`` is empty, new, or a netnav run (cleared when ``overwrite``)."""
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an ``out_dir`` that is a file, or a directory holding files netnav did not write
+    (nothing is written here)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CohortInputError(f"--out {out_dir}: exists and is not a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.exists():
+        return
     # Hidden names are netnav's temporary files (and a desktop's own, such as .DS_Store).
     entries = {p.name for p in out_dir.iterdir() if not p.name.startswith(".")}
     foreign = sorted(entries - set(_OWNED))
@@ -178,39 +219,54 @@ def _claim(out_dir: Path, overwrite: bool) -> None:
             f"--out {out_dir}: not empty and not a netnav cohort run (holds "
             f"{', '.join(foreign[:5])}); choose an empty or new directory"
         )
-    if overwrite:
-        for name in _OWNED:
-            target = out_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
 
 
-def _copy_mapping(mapping: Path, out_dir: Path) -> Path:
-    try:
-        text = mapping.read_bytes()
-    except OSError as exc:
-        raise CohortInputError(f"--mapping {mapping}: cannot be read: {exc.strerror}") from None
-    copy = out_dir / "mapping.yaml"
-    if not copy.exists() or copy.read_bytes() != text:
-        tmp = copy.with_name(".mapping.yaml.tmp")
-        tmp.write_bytes(text)
-        os.replace(tmp, copy)
-    return copy
+def _clear(out_dir: Path) -> None:
+    """Remove an earlier run's files (``--overwrite``), keeping the new staging file."""
+    for name in _OWNED:
+        target = out_dir / name
+        if target.is_dir() and name != ".staging":
+            shutil.rmtree(target)
+        elif target.is_file():
+            target.unlink()
+    (out_dir / ".staging" / "input.parquet").unlink(missing_ok=True)
 
 
-def _check_mapping(mapping: Path, prepared: PreparedInput) -> None:
-    from netnav.cohort.mapping import MappingError, load_mapping
+def _settle_staging(prepared: PreparedInput, incoming: Path) -> PreparedInput:
+    """Put the accepted input's staging file in place and point the chunks at it."""
+    if not incoming.exists():
+        return prepared  # JSON Lines: no staging
+    final = incoming.with_name("input.parquet")
+    os.replace(incoming, final)
+    tasks = tuple(dataclasses.replace(t, source=str(final)) for t in prepared.tasks)
+    return dataclasses.replace(prepared, tasks=tasks)
 
-    try:
-        load_mapping(mapping).check_columns(list(prepared.columns))
-    except MappingError as exc:
-        raise CohortInputError(f"--mapping: {exc}") from None
+
+# Endings of netnav's temporary names: the chunk writer's ".<part>.<pid>.tmp", run.py's
+# ".<name>.tmp" and the report writer's ".concordance.<ext>.<random>" (mkstemp).
+_TEMPORARY: Final = (".tmp",)
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Temporary files of a run killed while writing (they never count as output)."""
+    for folder in (out_dir, *(out_dir / d for d in ("plans", "plans-jsonl", "errors", "chunks"))):
+        if folder.is_dir():
+            for leftover in folder.glob(".*"):
+                ours = leftover.name.endswith(_TEMPORARY) or leftover.name.startswith(
+                    (".concordance.json.", ".concordance.html.")
+                )
+                if leftover.is_file() and ours:
+                    leftover.unlink()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _identity(
-    prepared: PreparedInput, mapping: Path | None, chunk_size: int, knowledge: str
+    prepared: PreparedInput, mapping: bytes | None, chunk_size: int, knowledge: str
 ) -> dict[str, Any]:
     return {
         "format": RUN_FORMAT,
@@ -221,7 +277,7 @@ def _identity(
             "sha256": prepared.sha256,
             "rows": prepared.rows,
         },
-        "mapping_sha256": hashlib.sha256(mapping.read_bytes()).hexdigest() if mapping else None,
+        "mapping_sha256": hashlib.sha256(mapping).hexdigest() if mapping is not None else None,
         "chunk_size": chunk_size,
         "chunks": len(prepared.tasks),
         "knowledge_version": knowledge,
@@ -233,30 +289,37 @@ def _identity_text(identity: dict[str, Any]) -> str:
     return json.dumps(identity, indent=2) + "\n"
 
 
-def _match_or_write_identity(out_dir: Path, identity: dict[str, Any], overwrite: bool) -> None:
+# How run.json's keys are named in a refusal.
+_IDENTITY_WORDS: Final = {
+    "input": "input file",
+    "mapping_sha256": "mapping",
+    "chunk_size": "--chunk-size",
+    "knowledge_version": "knowledge version",
+    "netnav_version": "netnav version",
+}
+
+
+def _match_identity(out_dir: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to mix runs: ``out_dir`` may hold this run or none (or any with ``overwrite``)."""
     path = out_dir / "run.json"
-    if path.exists() and not overwrite:
-        try:
-            before = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            before = None
-        if before != identity:
-            differs = _differences(before, identity)
-            raise CohortInputError(
-                f"--out {out_dir} holds another run ({differs}); use a new directory, or "
-                "--overwrite to replace it"
-            )
+    if overwrite or not path.exists():
         return
-    tmp = path.with_name(".run.json.tmp")
-    tmp.write_text(_identity_text(identity), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = None
+    if before != identity:
+        raise CohortInputError(
+            f"--out {out_dir} holds another run ({_differences(before, identity)}); use a new "
+            "directory, or --overwrite to replace it"
+        )
 
 
 def _differences(before: object, now: dict[str, Any]) -> str:
     if not isinstance(before, dict):
         return "its run.json is unreadable"
-    keys = [k for k in now if before.get(k) != now[k]]
-    return "different " + ", ".join(keys) if keys else "different run"
+    keys = [_IDENTITY_WORDS[k] for k in _IDENTITY_WORDS if before.get(k) != now.get(k)]
+    return "different " + ", ".join(keys) if keys else "a different run"
 
 
 def _finished_chunks(out_dir: Path, prepared: PreparedInput) -> Iterator[ChunkDone]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -118,11 +118,21 @@ def input_kind(path: Path) -> InputKind:
     return kind
 
 
-def prepare_input(path: Path, chunk_size: int, staging: Path) -> PreparedInput:
+ColumnsNeeded = Callable[[Sequence[str]], Collection[str]]
+"""Given a table's column names, the columns to read (raises when the mapping needs one the
+table lacks)."""
+
+
+def prepare_input(
+    path: Path, chunk_size: int, staging: Path, needed: ColumnsNeeded | None = None
+) -> PreparedInput:
     """Fingerprint ``path`` and cut it into chunks of ``chunk_size`` rows.
 
-    Tables are copied to ``staging`` (a Parquet file, one row group per chunk). Raises
-    :class:`CohortInputError` when the file cannot be read.
+    Tables are copied to ``staging`` (a Parquet file, one row group per chunk), keeping the
+    columns ``needed`` names (all when None). There is always at least one chunk (an empty
+    input gives one empty chunk, so that the output has its datasets). Raises
+    :class:`CohortInputError` when the file cannot be read; the staging file is then not
+    left behind.
     """
     if chunk_size < 1:
         raise CohortInputError(f"--chunk-size must be at least 1, got {chunk_size}")
@@ -131,16 +141,42 @@ def prepare_input(path: Path, chunk_size: int, staging: Path) -> PreparedInput:
         if kind == "jsonl":
             return _prepare_jsonl(path, chunk_size)
         if kind == "csv":
-            return _prepare_csv(path, chunk_size, staging)
-        return _prepare_parquet(path, chunk_size, staging)
-    except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
+            return _prepare_csv(path, chunk_size, staging, needed)
+        return _prepare_parquet(path, chunk_size, staging, needed)
+    except UnicodeDecodeError as exc:
+        raise CohortInputError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+            f"{exc.start}); save or export the file as UTF-8"
+        ) from None
+    except (OSError, pa.ArrowException, csv.Error) as exc:
         raise CohortInputError(f"{path}: cannot be read: {exc}") from None
+    finally:
+        _StagingWriter.discard(staging)
 
 
 # --- JSON Lines: byte ranges of every chunk_size lines ----------------------------------------
 
 
+def _refuse_json_that_is_not_lines(path: Path) -> None:
+    """A JSON array, or one document spread over many lines, is not JSON Lines: say so
+    instead of refusing every line as a broken case."""
+    with path.open("rb") as f:
+        head = f.read(1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n")
+    first_line = head.split(b"\n", 1)[0].strip()
+    if head.startswith(b"["):
+        raise CohortInputError(
+            f"{path}: a JSON array, not JSON Lines; write one case object per line "
+            "(e.g. jq -c '.[]' cases.json > cases.jsonl)"
+        )
+    if first_line == b"{":
+        raise CohortInputError(
+            f"{path}: JSON spread over several lines, not JSON Lines; write each case on one "
+            "line (e.g. jq -c . case.json)"
+        )
+
+
 def _prepare_jsonl(path: Path, chunk_size: int) -> PreparedInput:
+    _refuse_json_that_is_not_lines(path)
     digest = hashlib.sha256()
     starts = [0]  # byte offset of the first line of each chunk
     lines = 0
@@ -170,8 +206,6 @@ def _prepare_jsonl(path: Path, chunk_size: int) -> PreparedInput:
         lines += 1  # a last line without a newline
     if starts[-1] >= size and len(starts) > 1:
         starts.pop()  # the file ends exactly at a chunk boundary
-    if size == 0:
-        starts = []
     tasks = tuple(
         ChunkTask(
             index=i,
@@ -180,7 +214,7 @@ def _prepare_jsonl(path: Path, chunk_size: int) -> PreparedInput:
             first_row=i * chunk_size + 1,
             start=start,
             end=starts[i + 1] if i + 1 < len(starts) else size,
-            span=min(chunk_size, lines - i * chunk_size),
+            span=max(0, min(chunk_size, lines - i * chunk_size)),
         )
         for i, start in enumerate(starts)
     )
@@ -220,41 +254,74 @@ def _staging_schema(columns: list[str], types: list[pa.DataType]) -> pa.Schema:
     )
 
 
-def _prepare_csv(path: Path, chunk_size: int, staging: Path) -> PreparedInput:
+# The csv module refuses cells over 128 KB by default and stops the file there; a case is at
+# most 1 MB, so a larger cell is read and left to the row's own checks.
+_CSV_CELL_LIMIT: Final = 1 << 24
+
+
+def _prepare_csv(
+    path: Path, chunk_size: int, staging: Path, needed: ColumnsNeeded | None
+) -> PreparedInput:
     size, sha = _hash_file(path)
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_CELL_LIMIT))
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
             raise CohortInputError(f"{path}: empty CSV file (a header line is needed)")
         names = [h.strip() for h in header]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise CohortInputError(f"{path}: column names repeated in the header: {repeated}")
-        schema = _staging_schema(names, [pa.string()] * len(names))
-        rows = 0
-        writer = _StagingWriter(staging, schema, chunk_size)
+        if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+            raise CohortInputError(
+                f"{path}: the header is one column {names[0][:60]!r}: netnav reads "
+                "comma-separated CSV; export the table with commas as separators"
+            )
+        keep = _kept_columns(path, names, needed)
+        positions = [names.index(n) for n in keep]
+        writer = _StagingWriter(
+            staging, _staging_schema(keep, [pa.string()] * len(keep)), chunk_size
+        )
+        number = 0
         for record in reader:
-            rows += 1
+            number += 1
+            if not any(cell.strip() for cell in record):
+                continue  # a blank line (or a row of empty cells) is not a case
             problem = None
             if len(record) != len(names):
                 problem = (
                     f"CSV line {reader.line_num} has {len(record)} cells; the header has "
-                    f"{len(names)}"
+                    f"{len(names)} (an unclosed quote joins lines: check the line above too)"
                 )
                 record = [""] * len(names)
-            writer.add(rows, problem, [cell if cell.strip() else None for cell in record])
+            cells = [record[i] for i in positions]
+            writer.add(number, problem, [cell if cell.strip() else None for cell in cells])
         writer.close()
     return PreparedInput(
-        "csv", path.name, size, sha, rows, writer.tasks("csv", staging), tuple(names)
+        "csv", path.name, size, sha, writer.rows, writer.tasks("csv", staging), tuple(names)
     )
+
+
+def _kept_columns(path: Path, names: list[str], needed: ColumnsNeeded | None) -> list[str]:
+    """The columns to stage, in table order; a repeated name is an error only if needed."""
+    wanted = set(needed(names)) if needed is not None else set(names)
+    repeated = sorted({n for n in names if names.count(n) > 1 and n in wanted})
+    if repeated:
+        raise CohortInputError(
+            f"{path}: column names the mapping reads are repeated in the header: {repeated}"
+        )
+    keep: list[str] = []
+    for name in names:
+        if name in wanted and name not in keep:
+            keep.append(name)
+    return keep
 
 
 def _parquet_parts(path: Path) -> list[Path]:
     return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
 
 
-def _prepare_parquet(path: Path, chunk_size: int, staging: Path) -> PreparedInput:
+def _prepare_parquet(
+    path: Path, chunk_size: int, staging: Path, needed: ColumnsNeeded | None
+) -> PreparedInput:
     parts = _parquet_parts(path)
     digest = hashlib.sha256()
     size = 0
@@ -270,13 +337,15 @@ def _prepare_parquet(path: Path, chunk_size: int, staging: Path) -> PreparedInpu
             raise CohortInputError(f"{part}: its columns differ from those of {parts[0].name}")
     assert schema is not None
     names = list(schema.names)
-    writer = _StagingWriter(staging, _staging_schema(names, list(schema.types)), chunk_size)
+    keep = _kept_columns(path, names, needed)
+    types = [schema.field(n).type for n in keep]
+    writer = _StagingWriter(staging, _staging_schema(keep, types), chunk_size)
     rows = 0
     for part in parts:
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_size):
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_size, columns=keep):
             for record in batch.to_pylist():
                 rows += 1
-                writer.add(rows, None, [record[n] for n in names])
+                writer.add(rows, None, [record[n] for n in keep])
     writer.close()
     return PreparedInput(
         "parquet",
@@ -331,6 +400,11 @@ class _StagingWriter:
         self._writer.close()
         os.replace(self._tmp, self.path)
 
+    @staticmethod
+    def discard(path: Path) -> None:
+        """Remove a half-written staging file (a failed or interrupted read)."""
+        path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+
     def tasks(self, kind: InputKind, staging: Path) -> tuple[ChunkTask, ...]:
         return tuple(
             ChunkTask(
@@ -341,13 +415,16 @@ class _StagingWriter:
                 row_group=i,
                 span=min(self.chunk_size, self.rows - i * self.chunk_size),
             )
-            for i in range(self.groups)
+            for i in range(max(1, self.groups))  # an empty table: one empty chunk
         )
 
 
 def read_table_chunk(task: ChunkTask) -> Iterator[tuple[int, str | None, dict[str, object]]]:
     """``(row number, why the row cannot be read or None, cells by column)`` of a chunk."""
-    table = pq.ParquetFile(task.source).read_row_group(task.row_group)
+    staged = pq.ParquetFile(task.source)
+    if task.row_group >= staged.num_row_groups:
+        return  # the one chunk of an empty table
+    table = staged.read_row_group(task.row_group)
     names = [n for n in table.column_names if n not in (ROW_COLUMN, ROW_PROBLEM_COLUMN)]
     rows = table.column(ROW_COLUMN).to_pylist()
     problems = table.column(ROW_PROBLEM_COLUMN).to_pylist()

@@ -17,8 +17,8 @@ same input with the same knowledge gives the same bytes, whichever engine runs i
 
 from __future__ import annotations
 
-import functools
 import gc
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from netnav.cohort.actual import (
     options_awaiting_facts,
     read_actual_treatment,
 )
+from netnav.cohort.mapping import ColumnMapping
 from netnav.cohort.records import PLAN_SCHEMA
 from netnav.cohort.source import ChunkTask, read_jsonl_chunk, read_table_chunk
 from netnav.engine.planner import make_plan
@@ -49,6 +50,7 @@ __all__ = ["ChunkDone", "RunSettings", "chunk_paths", "plan_chunk"]
 
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
 _COLLECT_EVERY: Final = 200
+_VALUE_SHOWN: Final = 200  # characters of an offending value copied into errors.jsonl
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class RunSettings:
     """What every chunk of one run shares (picklable: it travels to Dask workers)."""
 
     out_dir: str
-    mapping: str | None = None
-    """Path of the run's copy of the column mapping (tables only)."""
+    mapping: ColumnMapping | None = None
+    """The column mapping (tables only); it pickles as its checked document."""
     check_only: bool = False
     """Read and validate rows but do not plan (``--check-only``; the parse floor)."""
 
@@ -116,12 +118,19 @@ def _rows(task: ChunkTask, settings: RunSettings) -> Iterator[_Row]:
                 continue
             yield _Row(number, case, document, [])
         return
-    mapping = _mapping(settings.mapping)
+    mapping = settings.mapping
+    if mapping is None:
+        raise RuntimeError("a table input needs a column mapping")
     for number, unreadable, cells in read_table_chunk(task):
         if unreadable is not None:
             yield _Row(number, None, None, [CaseProblem("(row)", unreadable)])
             continue
-        document, row_problems = mapping.case_from_row(cells)
+        try:
+            document, row_problems = mapping.case_from_row(cells)
+        except Exception as exc:  # one row the mapping cannot read must not lose the chunk
+            reason = f"netnav could not read this row ({type(exc).__name__})"
+            yield _Row(number, None, None, [CaseProblem("(row)", reason)])
+            continue
         if row_problems:
             problems = [CaseProblem(p.path, p.reason, p.value) for p in row_problems]
             yield _Row(number, None, document, problems)
@@ -137,18 +146,11 @@ def _loose_document(line: bytes) -> dict[str, Any] | None:
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
+        try:  # NaN, Infinity, 1e400 or lone surrogates: the standard parser still reads them
+            value = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
     return value if isinstance(value, dict) else None
-
-
-@functools.lru_cache(maxsize=4)
-def _mapping(path: str | None) -> Any:
-    # Imported here: JSON Lines runs do not need the mapping module.
-    from netnav.cohort.mapping import load_mapping
-
-    if path is None:
-        raise RuntimeError("a table input needs a column mapping")
-    return load_mapping(Path(path))
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -168,7 +170,10 @@ class _ChunkOutput:
         for p in problems:
             reason = p.message + (f"; allowed: {p.allowed}" if p.allowed else "")
             path = p.path or "(document)"
-            line = {"row": number, "case_id": case_id, "path": path, "value": p.value}
+            value = p.value
+            if isinstance(value, str) and len(value) > _VALUE_SHOWN:
+                value = f"{value[:_VALUE_SHOWN]}… ({len(value)} characters)"
+            line = {"row": number, "case_id": case_id, "path": path, "value": value}
             line["reason"] = reason
             self.errors.append(orjson.dumps(line, default=str, option=_ORJSON_OPTIONS) + b"\n")
 
