@@ -116,7 +116,7 @@ def main() -> None:
     (ARTIFACTS / "scaling.json").write_text(json.dumps(results, indent=2) + "\n")
     print(
         "| cases | jobs | parse floor s | full run s | cases/s | cases/s/core | ratio to floor "
-        "| peak MB | input MB | output MB |"
+        "| peak RSS MB | peak PSS MB | input MB | output MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
