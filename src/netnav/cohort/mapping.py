@@ -1347,27 +1347,27 @@ def _setter(keys: tuple[Key, ...]) -> Assign:
     parents, last = keys[:-1], keys[-1]
 
     def assign(case: dict[Any, Any], value: object) -> None:
-        node: dict[Any, Any] = case
-        for key in parents:
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            node = child
-        node[last] = value
+        _parent(case, parents)[last] = value
 
     return assign
+
+
+def _parent(case: dict[Any, Any], parents: tuple[Key, ...]) -> dict[Any, Any]:
+    """The object at ``parents`` in ``case``, made (as empty objects) where missing."""
+    node: dict[Any, Any] = case
+    for key in parents:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        node = child
+    return node
 
 
 def _appender(keys: tuple[Key, ...]) -> Assign:
     parents, last = keys[:-1], keys[-1]
 
     def append(case: dict[str, Any], items: object) -> None:
-        node: dict[Any, Any] = case
-        for key in parents:
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            node = child
+        node = _parent(case, parents)
         present = node.get(last)
         if present is None:
             present = node[last] = []

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+
+from netnav.atomic import write_files_atomically
+from netnav.templating import html_environment
 
 __all__ = ["HARM_ROWS_SHOWN", "MISSING_FACTS_PLOTTED", "write_report"]
 
@@ -70,16 +71,7 @@ def _interval(ci: Sequence[float] | None) -> str:
 
 @cache
 def _environment() -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = html_environment(_TEMPLATES)
     env.filters["percent"] = _percent
     env.filters["interval"] = _interval
     return env
@@ -157,13 +149,19 @@ def _concordance_svg(rows: Sequence[Mapping[str, Any]], labels: Sequence[str], s
         ax.set_xlim(0, 100)
         ax.set_ylim(-0.6, max(len(rows), 1) - 0.4)
         ax.set_xlabel("% of patients with an actual treatment recorded (line: 95 % interval)")
-        ax.grid(axis="x", color="#d0d0d0", linewidth=0.6)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(axis="y", length=0)
-        fig.legend(loc="upper center", ncols=2, frameon=False)
+        _finish_bar_chart(fig, ax)
         return _svg(fig, salt)
+
+
+def _finish_bar_chart(fig: Any, ax: Any) -> None:
+    """The look every bar chart of the report shares: light vertical grid behind the bars,
+    no top or right frame, legend on top."""
+    ax.grid(axis="x", color="#d0d0d0", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    fig.legend(loc="upper center", ncols=2, frameon=False)
 
 
 def _missing_svg(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -196,12 +194,7 @@ def _missing_svg(rows: Sequence[Mapping[str, Any]]) -> str:
         ax.set_ylim(-0.6, max(n, 1) - 0.4)
         ax.set_xlabel("cases")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(axis="x", color="#d0d0d0", linewidth=0.6)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(axis="y", length=0)
-        fig.legend(loc="upper center", ncols=2, frameon=False)
+        _finish_bar_chart(fig, ax)
         return _svg(fig, "missing")
 
 
@@ -254,33 +247,13 @@ def render_html(figures: Mapping[str, Any]) -> str:
     )
 
 
-def _write_atomic(files: Mapping[str, bytes], out_dir: Path) -> list[Path]:
-    """Write each file to a temporary file beside it, then rename all into place (on an
-    error the temporary files are removed and the existing files left as they were)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
-            staged.append((Path(tmp), out_dir / name))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-        for tmp_path, target in staged:
-            os.replace(tmp_path, target)
-    except BaseException:
-        for tmp_path, _ in staged:
-            tmp_path.unlink(missing_ok=True)
-        raise
-    return [target for _, target in staged]
-
-
 def write_report(figures: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """Write ``concordance.json`` and ``concordance.html`` into ``out_dir`` (created when
     missing); returns their paths."""
     data = json.dumps(figures, indent=2, ensure_ascii=False) + "\n"
     html = render_html(figures)
-    json_path, html_path = _write_atomic(
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = write_files_atomically(
         {"concordance.json": data.encode("utf-8"), "concordance.html": html.encode("utf-8")},
         out_dir,
     )

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from netnav import __version__
+from netnav.atomic import replace_atomically
 from netnav.cohort.engines import EngineName, run_chunks
 from netnav.cohort.source import (
     CohortInputError,
@@ -242,27 +243,18 @@ def _settle_staging(prepared: PreparedInput, incoming: Path) -> PreparedInput:
     return dataclasses.replace(prepared, tasks=tasks)
 
 
-# Endings of netnav's temporary names: the chunk writer's ".<part>.<pid>.tmp", run.py's
-# ".<name>.tmp" and the report writer's ".concordance.<ext>.<random>" (mkstemp).
-_TEMPORARY: Final = (".tmp",)
-
-
 def _remove_leftovers(out_dir: Path) -> None:
-    """Temporary files of a run killed while writing (they never count as output)."""
+    """Temporary files of a run killed while writing (``.<name>.<random>.tmp``, see
+    :mod:`netnav.atomic`; they never count as output)."""
     for folder in (out_dir, *(out_dir / d for d in ("plans", "plans-jsonl", "errors", "chunks"))):
         if folder.is_dir():
-            for leftover in folder.glob(".*"):
-                ours = leftover.name.endswith(_TEMPORARY) or leftover.name.startswith(
-                    (".concordance.json.", ".concordance.html.")
-                )
-                if leftover.is_file() and ours:
+            for leftover in folder.glob(".*.tmp"):
+                if leftover.is_file():
                     leftover.unlink()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _identity(
@@ -343,12 +335,13 @@ def _finished_chunks(out_dir: Path, prepared: PreparedInput) -> Iterator[ChunkDo
 
 
 def _join_errors(out_dir: Path, chunks: int) -> None:
-    tmp = out_dir / ".errors.jsonl.tmp"
-    with tmp.open("wb") as joined:
-        for index in range(chunks):
-            with chunk_paths(out_dir, index)["errors"].open("rb") as part:
-                shutil.copyfileobj(part, joined)
-    os.replace(tmp, out_dir / "errors.jsonl")
+    def join(tmp: Path) -> None:
+        with tmp.open("wb") as joined:
+            for index in range(chunks):
+                with chunk_paths(out_dir, index)["errors"].open("rb") as part:
+                    shutil.copyfileobj(part, joined)
+
+    replace_atomically(out_dir / "errors.jsonl", join)
 
 
 def _write_concordance(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from netnav.atomic import replace_atomically
 from netnav.case.load import case_from_mapping, parse_case_document
 from netnav.case.model import Case
 from netnav.cohort.actual import (
@@ -282,9 +282,11 @@ def plan_chunk(task: ChunkTask, settings: RunSettings) -> ChunkDone:
 def _write_chunk(out_dir: Path, index: int, out: _ChunkOutput, done: ChunkDone) -> None:
     paths = chunk_paths(out_dir, index)
     table = pa.Table.from_pydict(out.columns, schema=PLAN_SCHEMA)
-    _atomic(paths["parquet"], lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-    _atomic(paths["jsonl"], lambda tmp: tmp.write_bytes(b"".join(out.lines)))
-    _atomic(paths["errors"], lambda tmp: tmp.write_bytes(b"".join(out.errors)))
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(paths["parquet"], lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    replace_atomically(paths["jsonl"], lambda tmp: tmp.write_bytes(b"".join(out.lines)))
+    replace_atomically(paths["errors"], lambda tmp: tmp.write_bytes(b"".join(out.errors)))
     marker = {
         "index": done.index,
         "rows": done.rows,
@@ -293,12 +295,4 @@ def _write_chunk(out_dir: Path, index: int, out: _ChunkOutput, done: ChunkDone) 
         "knowledge_version": done.knowledge_version,
         "span": done.span,
     }
-    _atomic(paths["marker"], lambda tmp: tmp.write_bytes(orjson.dumps(marker) + b"\n"))
-
-
-def _atomic(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    replace_atomically(paths["marker"], lambda tmp: tmp.write_bytes(orjson.dumps(marker) + b"\n"))

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from netnav import __version__
 from netnav.guide.content import PatientGuide
 from netnav.guide.settings import ClinicSettings
+from netnav.templating import html_environment
 
 __all__ = ["FIT_SCALES", "clinician_html", "clinician_pdf", "html_to_pdf", "patient_html"]
 
@@ -27,16 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 @cache
 def _environment() -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = html_environment(TEMPLATES)
     # Longest item of a list, in characters: short lists print in two columns.
     env.filters["longest"] = lambda items: max(
         (sum(len(seg.text) for seg in item) for item in items), default=0

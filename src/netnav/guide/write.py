@@ -9,14 +9,13 @@ is replaced only by a complete one.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from netnav.atomic import write_files_atomically
 from netnav.case.model import Case
 from netnav.engine.planner import make_plan
 from netnav.errors import GuideError
@@ -116,21 +115,10 @@ def write_files(files: dict[str, bytes], out_dir: Path) -> list[Path]:
     for name in files:
         if (out_dir / name).is_dir():
             raise GuideError(f"cannot write {out_dir / name}: a folder of that name is in the way")
-    staged: list[tuple[Path, Path]] = []
     try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
-            staged.append((Path(tmp), out_dir / name))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-        for tmp_path, target in staged:
-            os.replace(tmp_path, target)
+        return write_files_atomically(files, out_dir)
     except OSError as exc:
-        for tmp_path, _ in staged:
-            tmp_path.unlink(missing_ok=True)
         raise GuideError(f"cannot write into {out_dir}: {exc.strerror}") from None
-    return [target for _, target in staged]
 
 
 def write_guide(
