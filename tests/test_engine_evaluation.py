@@ -18,7 +18,7 @@ from netnav.api import explain, recommend
 from netnav.case import case_from_mapping
 from netnav.case.model import Case, PrimarySite
 from netnav.engine.criteria import CaseContext, Node, compile_criterion
-from netnav.engine.criteria.base import possible_sites
+from netnav.engine.criteria.base import fixed_facts, possible_sites, possible_values
 from netnav.engine.planner import _Planner, make_plan
 from netnav.engine.verdict import DeferredVerdict
 from netnav.knowledge.load import load_knowledge
@@ -160,6 +160,46 @@ def test_possible_sites_reads_all_of_any_of_and_definitions_but_not_not() -> Non
     assert possible_sites(compile_criterion({"any_of": [SITE, "sstr_positive"]})) is None
     assert possible_sites(compile_criterion({"not": SITE})) is None
     assert possible_sites(compile_criterion("sstr_positive")) is None
+
+
+def _limited_cases() -> list[Case]:
+    """The golden cases and cases whose fixed facts are unknown or uncertain."""
+    return [
+        *_cases(),
+        case_with(site="lung"),
+        case_with(site="pancreas", ki67=None, metastases=None),
+    ]
+
+
+def test_a_rule_skipped_for_a_fixed_fact_would_have_failed() -> None:
+    skipped = 0
+    for case in _limited_cases():
+        ctx = _Planner(case, kb()).ctx
+        fixed = fixed_facts(ctx)
+        for rule, (scope_limits, when_limits) in zip(kb().rules, kb().rule_limits, strict=True):
+            for node, limits in ((rule.scope, scope_limits), (rule.when, when_limits)):
+                if node is not None and any(fixed[f] not in vals for f, vals in limits):
+                    assert node.evaluate(ctx).outcome.label == "fail", rule.spec.id
+                    skipped += 1
+    assert skipped
+
+
+def test_possible_values_lets_unknown_values_through_and_merges_facts() -> None:
+    category = {"category_in": {"categories": ["net"]}}
+    extent = {"extent_in": {"extents": ["metastatic"]}}
+    both = possible_values(compile_criterion({"all_of": [SITE, category, extent]}))
+    assert both == {
+        "site": frozenset({"pancreas"}),
+        "category": frozenset({"net", "uncertain"}),
+        "extent": frozenset({"metastatic", "unknown"}),
+    }
+    either = possible_values(compile_criterion({"any_of": [{"all_of": [SITE, category]}, SITE]}))
+    assert either == {"site": frozenset({"pancreas"})}
+    syndrome = {"functional_syndrome_in": {"syndromes": ["insulinoma"]}}
+    assert possible_values(compile_criterion(syndrome)) == {
+        "syndrome": frozenset({"insulinoma", None})
+    }
+    assert possible_values(compile_criterion({"not": category})) == {}
 
 
 # --- plans ------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import NamedTuple
 from netnav.case.derive import Derived, derive
 from netnav.case.model import Case
 from netnav.engine.criteria import CaseContext, Node
+from netnav.engine.criteria.base import fixed_facts
 from netnav.engine.criteria.fields import read_field
 from netnav.engine.verdict import (
     DeferredVerdict,
@@ -353,17 +354,22 @@ class _Planner:
         surveillance: list[tuple[int, str]] = []
         next_lines: list[str] = []
         ctx = self.ctx
-        site = self.case.tumor.primary_site
-        for rule, (scope_sites, when_sites) in zip(self.kb.rules, self.kb.rule_sites, strict=True):
+        fixed = fixed_facts(ctx)
+        for rule, (scope_limits, when_limits) in zip(
+            self.kb.rules, self.kb.rule_limits, strict=True
+        ):
             spec = rule.spec
             opt_verdicts: dict[str, Verdict] = {}
             # Most rules do not apply to a case: their outcome is found by short-circuit and
             # the verdict tree, which only explain reads, is worked out on demand (deferred).
-            # A pure tree that cannot hold at this primary site fails without being read.
+            # A pure tree that cannot hold for this case's primary site, category, extent,
+            # syndrome or histotype fails without being read.
             scope_node = rule.scope
             if scope_node is not None:
-                if scope_sites is not None and site not in scope_sites:
-                    found = _FAIL
+                for fact, allowed in scope_limits:
+                    if fixed[fact] not in allowed:
+                        found = _FAIL
+                        break
                 else:
                     found = scope_node.outcome(ctx)
                 if found is _FAIL:
@@ -377,8 +383,10 @@ class _Planner:
                     self.note_missing(scope.all_missing(), what, "decides")
                     continue
             when = rule.when
-            if when_sites is not None and site not in when_sites:
-                found = _FAIL
+            for fact, allowed in when_limits:
+                if fixed[fact] not in allowed:
+                    found = _FAIL
+                    break
             else:
                 found = when.outcome(ctx)
             if found is _FAIL:

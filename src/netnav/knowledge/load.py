@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from netnav import __version__
 from netnav.engine.criteria import CriterionSpecError, Node, compile_criterion
-from netnav.engine.criteria.base import possible_sites
+from netnav.engine.criteria.base import possible_sites, possible_values
 from netnav.engine.criteria.fields import field_exists
 from netnav.engine.verdict import MissingFact
 from netnav.errors import KnowledgeError
@@ -190,6 +190,25 @@ class Knowledge:
             )
             for r in self.rules
         )
+
+    @cached_property
+    def rule_limits(
+        self,
+    ) -> tuple[
+        tuple[tuple[tuple[str, frozenset[object]], ...], tuple[tuple[str, frozenset[object]], ...]],
+        ...,
+    ]:
+        """Per rule (in order), for its ``scope`` and its ``when``: the fixed facts (site,
+        category, extent, syndrome, histotype) each with the values for which the tree may
+        hold (see :func:`possible_values`); for any other value it fails. Only pure trees
+        are read: an impure one is always evaluated where it stands."""
+
+        def limits(node: Node | None) -> tuple[tuple[str, frozenset[object]], ...]:
+            if node is None or not node.pure:
+                return ()
+            return tuple(sorted(possible_values(node).items()))
+
+        return tuple((limits(r.scope), limits(r.when)) for r in self.rules)
 
     @cached_property
     def missing_facts(self) -> dict[str, MissingFact]:

@@ -42,6 +42,7 @@ _FAIL = Outcome.FAIL
 _PASS = Outcome.PASS
 
 __all__ = [
+    "FIXED_FACTS",
     "REGISTRY",
     "CaseContext",
     "CriterionDef",
@@ -50,7 +51,9 @@ __all__ = [
     "Params",
     "compile_criterion",
     "criterion",
+    "fixed_facts",
     "possible_sites",
+    "possible_values",
 ]
 
 
@@ -319,28 +322,65 @@ class _Definition:
         return self.name
 
 
-def possible_sites(node: Node) -> frozenset[str] | None:
-    """The primary sites for which ``node`` may hold; for any other site its outcome is fail
-    (None: no site is ruled out). Read from ``primary_site_in`` leaves: an ``all_of`` fails
-    when any child fails, an ``any_of`` when every child fails, a definition as its body;
-    ``not`` is not looked into. The planner skips rules whose scope cannot hold."""
+# Facts fixed for a case that rules commonly test at the top of their scope or condition:
+# per criterion, the fact it reads, the parameter listing the values it passes, and the
+# values for which it does not fail although they are not listed (an unknown value gives
+# undetermined). For any other value of the fact the criterion fails.
+FIXED_FACTS: Mapping[str, tuple[str, str, tuple[object, ...]]] = {
+    "primary_site_in": ("site", "sites", ()),
+    "category_in": ("category", "categories", ("uncertain",)),
+    "extent_in": ("extent", "extents", ("unknown",)),
+    "functional_syndrome_in": ("syndrome", "syndromes", (None,)),
+    "lung_histotype_in": ("histotype", "histotypes", (None,)),
+}
+
+
+def fixed_facts(ctx: CaseContext) -> dict[str, object]:
+    """The value of each fact of :data:`FIXED_FACTS` for the case of ``ctx``, as the
+    criteria read it."""
+    tumor = ctx.case.tumor
+    derived = ctx.derived
+    return {
+        "site": tumor.primary_site,
+        "category": derived.category.value,
+        "extent": derived.extent.value,
+        "syndrome": tumor.functional_syndrome,
+        "histotype": derived.lung_histotype.value,
+    }
+
+
+def possible_values(node: Node) -> dict[str, frozenset[object]]:
+    """Per fixed fact (:data:`FIXED_FACTS`), the values for which ``node`` may hold; for any
+    other value its outcome is fail (a fact not named: no value is ruled out). Read from the
+    leaves of those criteria: an ``all_of`` fails when any child fails, an ``any_of`` when
+    every child fails, a definition as its body; ``not`` is not looked into. The planner
+    skips rules whose pure scope or condition cannot hold."""
     if isinstance(node, _Definition):
-        return possible_sites(node.body)
+        return possible_values(node.body)
     if isinstance(node, _Leaf):
-        if node.definition.name == "primary_site_in":
-            return frozenset(getattr(node.params, "sites"))  # noqa: B009 (Params of the leaf)
-        return None
+        fixed = FIXED_FACTS.get(node.definition.name)
+        if fixed is None:
+            return {}
+        fact, param, unlisted = fixed
+        return {fact: frozenset(getattr(node.params, param)) | frozenset(unlisted)}
     if isinstance(node, _Combinator) and node.kind in ("all_of", "any_of"):
-        found = [possible_sites(c) for c in node.children]
+        found = [possible_values(c) for c in node.children]
         if node.kind == "any_of":
-            if any(f is None for f in found):
-                return None
-            return frozenset().union(*(f for f in found if f is not None))
-        known = [f for f in found if f is not None]
-        if not known:
-            return None
-        return frozenset.intersection(*known)
-    return None
+            common = set(found[0]).intersection(*found[1:])
+            return {f: frozenset().union(*(d[f] for d in found)) for f in sorted(common)}
+        merged: dict[str, frozenset[object]] = {}
+        for d in found:
+            for f, values in d.items():
+                merged[f] = merged[f] & values if f in merged else values
+        return merged
+    return {}
+
+
+def possible_sites(node: Node) -> frozenset[str] | None:
+    """The primary sites for which ``node`` may hold (None: no site is ruled out); see
+    :func:`possible_values`."""
+    sites = possible_values(node).get("site")
+    return None if sites is None else frozenset(str(s) for s in sites)
 
 
 def compile_criterion(
