@@ -109,6 +109,7 @@ def cohort_rows() -> list[dict[str, Any]]:
         rows[i].update(missing=["tumor.ki67_percent", "patient.ecog"])
     rows[5].update(missing=["patient.ecog", "patient.ecog"], blocking=["patient.ecog"])
     rows[10].update(missing=["x.unlabelled"], blocking=["x.unlabelled"])
+    rows[15].update(actual_option="lanreotide")  # not in plan, beside row 10's ssa
     for i in range(20, 25):
         rows[i].update(missing=["tumor.size_mm"], blocking=None)
     return rows
@@ -206,7 +207,7 @@ EXPECTED: dict[str, Any] = {
     "by_grade": [
         group("g1", 15, 15, G1),
         group("g2", 10, 9, SMALL_INTESTINE),
-        group("not recorded", 5, 0, NONE_RECORDED),
+        group("no WHO grade", 5, 0, NONE_RECORDED),
     ],
     "by_extent": [
         group("localized", 15, 15, G1),
@@ -267,6 +268,10 @@ EXPECTED: dict[str, Any] = {
             "cases_missing": 5,
             "cases_blocked": 0,
         },
+    ],
+    "not_in_plan_treatments": [
+        {"option": "lanreotide", "cases": 1},
+        {"option": "ssa", "cases": 1},
     ],
     "first_options": {
         "plans_without_options": 5,

@@ -411,6 +411,11 @@ def test_the_report_opens_with_the_headline_figures(reference: Path) -> None:
     assert f"{figures['counts']['cases_in']} cases read" in text
     assert f"{overall['in_options']['share'] * 100:.1f} % ({overall['in_options']['n']})" in text
     assert f"{overall['in_avoid']['n']} patients" in text
+    assert f"For {overall['not_in_plan']['n']} (" in text
+    table = page.find(id="not-in-plan-table")
+    assert table is not None
+    listed = {r["option"]: r["cases"] for r in figures["not_in_plan_treatments"]}
+    assert sum(listed.values()) == overall["not_in_plan"]["n"]
     assert "Input SHA-256" in page.get_text()
 
 
@@ -573,3 +578,11 @@ def test_unwritable_output_is_exit_2_with_the_reason(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "cannot use" in err and str(blocked) in err
+
+
+def test_an_unreachable_scheduler_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text(json.dumps(next(_cases())) + "\n")
+    with pytest.raises(CohortInputError, match="cannot reach a Dask scheduler"):
+        run_cohort(cohort, tmp_path / "out", engine="dask", scheduler="notanaddress")
+    assert not (tmp_path / "out").exists()

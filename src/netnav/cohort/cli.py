@@ -91,7 +91,7 @@ def cohort_run(
     if out is None and not check_only:
         raise CohortInputError("--out DIR is needed (where the plans and the report go)")
     console = Console(stderr=True)
-    progress = _Progress(console, quiet)
+    progress = _Progress(console, quiet, "checking" if check_only else "planning")
     started = time.perf_counter()
     if not quiet and input_path.is_file():
         # Reading, fingerprinting (and staging a table) comes before the first chunk: say so.
@@ -123,7 +123,7 @@ def cohort_run(
         )
         raise typer.Exit(130) from None
     seconds = time.perf_counter() - started
-    rate = result.rows / seconds if seconds > 0 else 0.0
+    rate = result.rows_now / seconds if seconds > 0 else 0.0
     if check_only:
         typer.echo(
             f"{result.rows} rows read in {seconds:.1f} s ({rate:,.0f} per second): "
@@ -137,9 +137,9 @@ def cohort_run(
         else ""
     )
     typer.echo(
-        f"{result.rows} cases read in {seconds:.1f} s ({rate:,.0f} per second){resumed}: "
-        f"{result.plans} planned, {result.refused} refused (see "
-        f"{result.out_dir / 'errors.jsonl'})\n"
+        f"{result.rows} cases read: {result.plans} planned, {result.refused} refused (see "
+        f"{result.out_dir / 'errors.jsonl'}); {result.rows_now} in {seconds:.1f} s by this run "
+        f"({rate:,.0f} per second){resumed}\n"
         f"plans:  {result.out_dir / 'plans'} (Parquet), {result.out_dir / 'plans-jsonl'}\n"
         f"report: {result.report}"
     )
@@ -148,7 +148,7 @@ def cohort_run(
 class _Progress:
     """A rich progress bar with cases per second (silent when ``quiet``)."""
 
-    def __init__(self, console: object, quiet: bool) -> None:
+    def __init__(self, console: object, quiet: bool, doing: str) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -161,7 +161,7 @@ class _Progress:
 
         assert isinstance(console, Console)
         self._bar = Progress(
-            TextColumn("planning"),
+            TextColumn(doing),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("rows"),

@@ -43,6 +43,10 @@ SUMMARY_COLUMNS: Final[list[str]] = [name for name in PLAN_SCHEMA.names if name 
 NOT_RECORDED: Final = "not recorded"
 """The group of the cases whose grouping value is null."""
 
+NO_WHO_GRADE: Final = "no WHO grade"
+"""The grade group of plans without a derived WHO grade: Ki-67 and mitoses not recorded, or a
+lung/thymic tumour (graded by histotype: typical/atypical carcinoid, not G1–G3)."""
+
 GROUPINGS: Final[tuple[tuple[str, str], ...]] = (
     ("by_site", "site"),
     ("by_grade", "grade"),
@@ -150,6 +154,7 @@ def concordance_figures(
     missing: Counter[str] = Counter()
     blocking: Counter[str] = Counter()
     first: Counter[str] = Counter()
+    outside: Counter[str] = Counter()  # treatments given that the plan neither offers nor avoids
     without_options = 0
     harm: list[dict[str, Any]] = []
     plans = 0
@@ -192,6 +197,10 @@ def concordance_figures(
         lengths = pc.fill_null(pc.list_value_length(options), 0)
         without_options += pc.sum(pc.equal(lengths, 0)).as_py() or 0
 
+        if counted.get("not_in_plan"):
+            given = batch.filter(pc.equal(status, "not_in_plan")).column("actual_option")
+            outside.update(dict(_value_counts(given)))
+
         if counted.get("in_avoid"):
             avoided = batch.filter(pc.equal(status, "in_avoid")).select(list(_HARM_COLUMNS))
             harm.extend(
@@ -219,8 +228,9 @@ def concordance_figures(
         "overall": _shares(statuses),
     }
     for key, _column in GROUPINGS:
+        empty = NO_WHO_GRADE if key == "by_grade" else NOT_RECORDED
         figures[key] = [
-            {"group": NOT_RECORDED if value is None else str(value), **_shares(counter)}
+            {"group": empty if value is None else str(value), **_shares(counter)}
             for value, counter in sorted(groups[key].items(), key=_group_order)
         ]
     figures["potential_harm"] = harm
@@ -232,6 +242,10 @@ def concordance_figures(
             "cases_blocked": blocking[field],
         }
         for field in sorted(set(missing) | set(blocking), key=lambda f: (-blocking[f], f))
+    ]
+    figures["not_in_plan_treatments"] = [
+        {"option": option, "cases": n}
+        for option, n in sorted(outside.items(), key=lambda item: (-item[1], str(item[0])))
     ]
     figures["first_options"] = {
         "plans_without_options": without_options,

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from netnav.cohort.source import ChunkTask, CohortInputError
 from netnav.cohort.worker import ChunkDone, RunSettings, plan_chunk
 from netnav.knowledge.load import default_knowledge
 
-__all__ = ["EngineName", "default_jobs", "run_chunks"]
+__all__ = ["EngineName", "check_scheduler", "default_jobs", "run_chunks"]
 
 EngineName = Literal["local", "dask"]
 
@@ -59,6 +60,24 @@ def run_chunks(
     else:
         done = _run_local(tasks, settings, workers, on_done)
     return sorted(done, key=lambda d: d.index)
+
+
+def check_scheduler(address: str) -> None:
+    """Connect to the Dask scheduler at ``address`` and disconnect: a run that cannot reach
+    its cluster is refused before it writes anything. Raises :class:`CohortInputError`."""
+    from distributed import Client
+
+    _connect(Client, address).close()
+
+
+def _connect(client_type: Any, address: str) -> Any:
+    try:
+        return client_type(address, timeout="15s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CohortInputError(
+            f"--scheduler {address}: cannot reach a Dask scheduler there "
+            f"({type(exc).__name__}: {exc}); give its address as tcp://host:8786"
+        ) from None
 
 
 def _warm_worker() -> None:
@@ -108,17 +127,13 @@ def _run_dask(
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # Only errors: an interrupted run would otherwise print pages of worker warnings.
+            silence_logs=logging.ERROR,
         )
         client = Client(cluster)
     else:
         cluster = None
-        try:
-            client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise CohortInputError(
-                f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
-                f"({type(exc).__name__}: {exc}); give its address as tcp://host:8786"
-            ) from None
+        client = _connect(Client, scheduler)
     try:
         futures = client.map(plan_chunk, list(tasks), settings=settings, pure=False)
         for future in as_completed(futures):

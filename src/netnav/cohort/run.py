@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from netnav import __version__
 from netnav.atomic import replace_atomically
-from netnav.cohort.engines import EngineName, run_chunks
+from netnav.cohort.engines import EngineName, check_scheduler, run_chunks
 from netnav.cohort.source import (
     CohortInputError,
     ColumnsNeeded,
@@ -76,6 +76,8 @@ class CohortResult:
 
     rows: int
     """Cases read (JSON Lines: non-blank lines; tables: rows)."""
+    rows_now: int
+    """Cases of the chunks planned by this command (not kept from an earlier, stopped run)."""
     plans: int
     refused: int
     chunks: int
@@ -126,6 +128,8 @@ def run_cohort(
             checked = _check_rows(prepared, settings, engine, jobs, scheduler, on_start, on_chunk)
             return dataclasses.replace(checked, out_dir=out_dir)
     _check_out_dir(out_dir)
+    if engine == "dask" and scheduler is not None:
+        check_scheduler(scheduler)
     created = not out_dir.exists()
     incoming = out_dir / ".staging" / "incoming.parquet"
     try:
@@ -168,6 +172,7 @@ def run_cohort(
     report = _write_concordance(out_dir, prepared, identity, refused)
     return CohortResult(
         rows=sum(d.rows for d in done.values()),
+        rows_now=sum(done[t.index].rows for t in pending),
         plans=sum(d.plans for d in done.values()),
         refused=refused,
         chunks=len(prepared.tasks),
@@ -382,6 +387,7 @@ def _check_rows(
     )
     return CohortResult(
         rows=sum(d.rows for d in done),
+        rows_now=sum(d.rows for d in done),
         plans=0,
         refused=sum(d.refused for d in done),
         chunks=len(prepared.tasks),

@@ -733,6 +733,7 @@ def write_synthetic_cohort(
                     on_progress(done)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # the temporary file is 0600; the cohort is a shared file
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
