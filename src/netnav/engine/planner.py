@@ -355,16 +355,13 @@ class _Planner:
         next_lines: list[str] = []
         ctx = self.ctx
         fixed = fixed_facts(ctx)
-        for rule, (scope_limits, when_limits) in zip(
-            self.kb.rules, self.kb.rule_limits, strict=True
-        ):
-            spec = rule.spec
+        append = rule_results.append
+        for rule, scope_node, scope_limits, when, when_limits in self.kb.rule_steps:
             opt_verdicts: dict[str, Verdict] = {}
             # Most rules do not apply to a case: their outcome is found by short-circuit and
             # the verdict tree, which only explain reads, is worked out on demand (deferred).
             # A pure tree that cannot hold for this case's primary site, category, extent,
             # syndrome or histotype fails without being read.
-            scope_node = rule.scope
             if scope_node is not None:
                 for fact, allowed in scope_limits:
                     if fixed[fact] not in allowed:
@@ -373,16 +370,16 @@ class _Planner:
                 else:
                     found = scope_node.outcome(ctx)
                 if found is _FAIL:
-                    later = DeferredVerdict(found, _evaluate, (scope_node, ctx, "scope"))
-                    rule_results.append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
+                    later = DeferredVerdict(_FAIL, _evaluate, (scope_node, ctx, "scope"))
+                    append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
                     continue
                 if found is _UNDETERMINED:
+                    spec = rule.spec
                     scope = scope_node.evaluate(ctx)
-                    rule_results.append(RuleResult(rule, scope.named("scope"), opt_verdicts))
+                    append(RuleResult(rule, scope.named("scope"), opt_verdicts))
                     what = f"{spec.title} ({spec.brief_rule})"
                     self.note_missing(scope.all_missing(), what, "decides")
                     continue
-            when = rule.when
             for fact, allowed in when_limits:
                 if fixed[fact] not in allowed:
                     found = _FAIL
@@ -390,9 +387,10 @@ class _Planner:
             else:
                 found = when.outcome(ctx)
             if found is _FAIL:
-                later = DeferredVerdict(found, _evaluate, (when, ctx, ""))
-                rule_results.append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
+                later = DeferredVerdict(_FAIL, _evaluate, (when, ctx, ""))
+                append(_tuple_new(RuleResult, (rule, later, opt_verdicts)))
                 continue
+            spec = rule.spec
             verdict = when.evaluate(ctx)
             rule_results.append(RuleResult(rule, verdict, opt_verdicts))
             if verdict.outcome is _UNDETERMINED:

@@ -211,6 +211,26 @@ class Knowledge:
         return tuple((limits(r.scope), limits(r.when)) for r in self.rules)
 
     @cached_property
+    def rule_steps(
+        self,
+    ) -> tuple[
+        tuple[
+            CompiledRule,
+            Node | None,
+            tuple[tuple[str, frozenset[object]], ...],
+            Node,
+            tuple[tuple[str, frozenset[object]], ...],
+        ],
+        ...,
+    ]:
+        """Per rule (in order): the rule, its scope and the limits of its scope, its ``when``
+        and the limits of that (see :attr:`rule_limits`), read in one go by the planner."""
+        return tuple(
+            (r, r.scope, scope_limits, r.when, when_limits)
+            for r, (scope_limits, when_limits) in zip(self.rules, self.rule_limits, strict=True)
+        )
+
+    @cached_property
     def missing_facts(self) -> dict[str, MissingFact]:
         """The missing-fact record of every field of facts.yaml (made once, not per case)."""
         return {f: MissingFact(f, e.test) for f, e in self.facts.items()}
