@@ -458,7 +458,7 @@ def test_dask_by_scheduler_address_gives_the_same_bytes(
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         out = tmp_path / "dask-address"
         run_cohort(

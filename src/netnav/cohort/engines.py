@@ -126,7 +126,7 @@ def _run_dask(
             n_workers=jobs,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
             # Only errors: an interrupted run would otherwise print pages of worker warnings.
             silence_logs=logging.ERROR,
         )
