@@ -5,6 +5,7 @@
 ``fhir/data/*.yaml``; docs/fhir.md lists every FHIR element mapped.
 """
 
+from netnav.fhir.importer import import_bundle
 from netnav.fhir.model import FhirImport, FhirImportError, Unmapped
 
-__all__ = ["FhirImport", "FhirImportError", "Unmapped"]
+__all__ = ["FhirImport", "FhirImportError", "Unmapped", "import_bundle"]
