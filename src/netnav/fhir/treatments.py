@@ -1,0 +1,1028 @@
+"""Cancer-related medications and procedures (FHIR R4 / mCODE) -> the case's ``treatments[]``.
+
+``treatments_from_resources(resources, as_of=..., primary_site=..., resolve=...)`` reads
+MedicationRequest, MedicationAdministration, MedicationStatement and Procedure models
+(``fhir.resources.R4B``) and returns a :class:`TreatmentImport`:
+
+- ``treatments``: case-format items (``{"therapy": <option id>, "start": "YYYY-MM[-DD]",
+  "end": ..., "ongoing": bool, "best_response": ..., "stop_reason": ..., "months_to_progression":
+  number, "cycles": int, "details": str ≤ 500}``; absent keys are unknown), oldest first by
+  start (items without a start last; stable);
+- ``tumor``: facts a procedure settles, only ``{"primary_removed": True}`` (a resection that
+  takes out the primary of ``primary_site``); the margin is the importer's (local Observation);
+- ``provenance``: ``"treatments[0].start" -> ["MedicationAdministration/ma1.effectivePeriod.start"]``;
+- ``unmapped``: every resource or element read and not used, with the reason.
+
+The code tables are data: ``fhir/data/treatments.yaml`` (RxNorm ingredient codes checked
+against the CPIC drug table, SNOMED CT procedure codes checked against SNOMED/HL7 material,
+names and brand names, regimens, octreotide formulation evidence, statusReason words);
+docs/fhir-treatments.md lists every code and the merging rules.
+
+Rules, in the order applied:
+
+1. Status: entered-in-error, cancelled, draft, not-done, not-taken, intended, preparation and
+   MedicationRequest intent proposal/plan are ignored (listed). A resource whose start is after
+   ``as_of`` is ignored (listed); an end after ``as_of`` is dropped.
+2. Dates (first present wins): MedicationRequest ``dosageInstruction[0].timing.repeat.boundsPeriod``,
+   then ``dispenseRequest.validityPeriod``, then ``authoredOn`` (start only);
+   MedicationAdministration ``effectivePeriod``, then ``effectiveDateTime`` (start = end);
+   MedicationStatement ``effectivePeriod``, then ``effectiveDateTime`` (start only);
+   Procedure ``performedPeriod``, then ``performedDateTime`` (start only). The precision given is
+   kept (``2024-03`` stays a month); a year alone cannot be written (the case needs a month) and
+   is listed, but still orders and merges.
+3. What was given: the local therapy code system (code = option id) wins; then a verified
+   RxNorm/SNOMED code; then names in the code's text and displays (whole words,
+   case-insensitive; the longer name wins: "irinotecan liposome" is not irinotecan). Octreotide's
+   formulation comes from its evidence (LAR/depot/intramuscular/mg dose vs
+   subcutaneous/immediate release/µg dose); none or both -> ``ssa_unspecified``.
+4. Courses: resources of the same drug (or same procedure option) merge into one treatment when
+   they share a group (MedicationRequest.groupIdentifier, basedOn CarePlan, the request of an
+   administration) or the next starts at most 90 days after the course's end so far
+   (cycles of one treatment). Start = the earliest, end = the latest.
+5. Regimens: courses of drugs that some regimen combines, sharing a group or overlapping in time,
+   become one treatment with the regimen's option (every slot filled, every drug in a slot or
+   optional). No regimen fits and all are cytotoxic -> one ``chemotherapy_unspecified``; else
+   each drug alone (its ``alone`` option; folinic acid alone is listed, not a treatment).
+6. ``ongoing``: the latest resource with a telling status decides (request/statement active ->
+   True, completed/stopped -> False; procedure in-progress -> True, completed/stopped -> False;
+   administration in-progress -> True, stopped -> False, completed says nothing of the course).
+   ``stop_reason``: the treatment-outcome extension, else ``statusReason`` words. ``cycles``: the
+   extension, else the number of distinct administration days. ``best_response`` and
+   ``months_to_progression``: the extension only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from importlib import resources as importlib_resources
+from typing import Any, Final
+
+import yaml
+
+from netnav.fhir.model import Unmapped
+from netnav.vocabulary import ALL_THERAPY_IDS
+
+__all__ = [
+    "OUTCOME_URL",
+    "THERAPY_SYSTEM",
+    "TreatmentImport",
+    "treatments_from_resources",
+]
+
+THERAPY_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/therapy"
+CASE_VALUE_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/case-value"
+OUTCOME_URL: Final = "https://fhir.netnav.org/StructureDefinition/treatment-outcome"
+OUTCOME_ELEMENT: Final = "extension[treatment-outcome]"
+DETAILS_MAX: Final = 500
+COURSE_GAP: Final = timedelta(days=90)
+
+BEST_RESPONSES: Final = frozenset({"cr", "pr", "sd", "pd", "not_evaluable"})
+STOP_REASONS: Final = frozenset({"progression", "toxicity", "completed", "patient_choice", "other"})
+MEDICATION_TYPES: Final = frozenset(
+    {"MedicationRequest", "MedicationAdministration", "MedicationStatement"}
+)
+IGNORED_STATUS: Final[dict[str, frozenset[str]]] = {
+    "MedicationRequest": frozenset({"entered-in-error", "cancelled", "draft"}),
+    "MedicationAdministration": frozenset({"entered-in-error", "not-done"}),
+    "MedicationStatement": frozenset({"entered-in-error", "not-taken", "intended"}),
+    "Procedure": frozenset({"entered-in-error", "not-done", "preparation"}),
+}
+# status -> ongoing (None: the status says nothing of the course)
+ONGOING_BY_STATUS: Final[dict[str, dict[str, bool]]] = {
+    "MedicationRequest": {"active": True, "completed": False, "stopped": False},
+    "MedicationStatement": {"active": True, "completed": False, "stopped": False},
+    "MedicationAdministration": {"in-progress": True, "stopped": False},
+    "Procedure": {"in-progress": True, "completed": False, "stopped": False},
+}
+
+Resource = Any  # a fhir.resources.R4B model instance (its fields are read dynamically)
+
+
+@dataclass(frozen=True)
+class TreatmentImport:
+    """What the medication and procedure resources give the case (see the module docstring)."""
+
+    treatments: list[dict[str, Any]]
+    tumor: dict[str, Any]
+    provenance: dict[str, list[str]]
+    unmapped: list[Unmapped]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class _Drug:
+    key: str
+    display: str
+    names: tuple[str, ...]
+    alone: str | None
+    cytotoxic: bool
+    modifier: bool
+
+
+@dataclass(frozen=True)
+class _Regimen:
+    option: str
+    display: str
+    slots: tuple[frozenset[str], ...]
+    optional: frozenset[str]
+
+    @property
+    def covered(self) -> frozenset[str]:
+        return frozenset().union(*self.slots) | self.optional
+
+    def fits(self, drugs: frozenset[str]) -> bool:
+        """Every slot filled by at least one drug and every drug in a slot or optional."""
+        return drugs <= self.covered and all(slot & drugs for slot in self.slots)
+
+
+@dataclass(frozen=True)
+class _ProcedureRule:
+    option: str
+    groups: tuple[tuple[re.Pattern[str], ...], ...]
+    removes_primary: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Tables:
+    rxnorm_system: str
+    snomed_system: str
+    drugs: dict[str, _Drug]
+    rxnorm: dict[str, str]  # RXCUI -> drug key
+    name_patterns: tuple[tuple[re.Pattern[str], str], ...]  # (pattern, drug key)
+    long_words: tuple[re.Pattern[str], ...]
+    short_words: tuple[re.Pattern[str], ...]
+    long_routes: frozenset[str]
+    short_routes: frozenset[str]
+    long_units: frozenset[str]
+    short_units: frozenset[str]
+    regimens: tuple[_Regimen, ...]
+    supportive_codes: dict[str, str]  # RXCUI -> option
+    supportive_names: tuple[tuple[re.Pattern[str], str], ...]
+    procedure_codes: dict[str, tuple[str, str, frozenset[str]]]  # code -> (option, display, sites)
+    procedure_rules: tuple[_ProcedureRule, ...]
+    stop_words: tuple[tuple[re.Pattern[str], str], ...]
+
+
+def _word(text: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z0-9])" + re.escape(text.lower()) + r"(?![a-z0-9])")
+
+
+def _option(value: object, where: str) -> str:
+    if not isinstance(value, str) or value not in ALL_THERAPY_IDS:
+        raise ValueError(f"treatments.yaml {where}: {value!r} is not an option id of options.md")
+    return value
+
+
+@cache
+def _tables() -> _Tables:
+    """Load and check fhir/data/treatments.yaml (option ids and drug keys must exist)."""
+    text = (
+        importlib_resources.files("netnav.fhir").joinpath("data/treatments.yaml").read_text("utf-8")
+    )
+    raw: dict[str, Any] = yaml.safe_load(text)
+    drugs: dict[str, _Drug] = {}
+    rxnorm: dict[str, str] = {}
+    patterns: list[tuple[re.Pattern[str], str]] = []
+    for key, spec in raw["drugs"].items():
+        alone = spec.get("alone")
+        drugs[key] = _Drug(
+            key=key,
+            display=str(spec["display"]),
+            names=tuple(str(n).lower() for n in spec["names"]),
+            alone=None if alone is None else _option(alone, f"drugs.{key}.alone"),
+            cytotoxic=bool(spec.get("cytotoxic", False)),
+            modifier=bool(spec.get("modifier", False)),
+        )
+        for coding in spec.get("rxnorm") or []:
+            rxnorm[str(coding["code"])] = key
+        patterns.extend((_word(name), key) for name in drugs[key].names)
+    form = raw["octreotide_formulation"]
+    regimens = []
+    for spec in raw["regimens"]:
+        slots = tuple(frozenset(slot) for slot in spec["slots"])
+        optional = frozenset(spec.get("optional") or [])
+        for drug in frozenset().union(*slots) | optional:
+            if drug not in drugs:
+                raise ValueError(f"treatments.yaml regimens: unknown drug {drug!r}")
+        regimens.append(
+            _Regimen(_option(spec["option"], "regimens"), str(spec["display"]), slots, optional)
+        )
+    supportive_codes: dict[str, str] = {}
+    supportive_names: list[tuple[re.Pattern[str], str]] = []
+    for spec in raw["supportive"]:
+        option = _option(spec["option"], "supportive")
+        for coding in spec.get("rxnorm") or []:
+            supportive_codes[str(coding["code"])] = option
+        supportive_names.extend((_word(name), option) for name in spec["names"])
+    procedure_codes = {
+        str(spec["code"]): (
+            _option(spec["option"], f"procedure_codes.{spec['code']}"),
+            str(spec["display"]),
+            frozenset(spec.get("removes_primary") or []),
+        )
+        for spec in raw["procedure_codes"]
+    }
+    rules = tuple(
+        _ProcedureRule(
+            _option(spec["option"], "procedure_names"),
+            tuple(tuple(_word(w) for w in group) for group in spec["all"]),
+            frozenset(spec.get("removes_primary") or []),
+        )
+        for spec in raw["procedure_names"]
+    )
+    stop_words = tuple(
+        (_word(w), str(spec["value"])) for spec in raw["stop_reasons"] for w in spec["words"]
+    )
+    return _Tables(
+        rxnorm_system=str(raw["rxnorm_system"]),
+        snomed_system=str(raw["snomed_system"]),
+        drugs=drugs,
+        rxnorm=rxnorm,
+        name_patterns=tuple(patterns),
+        long_words=tuple(_word(w) for w in form["long_acting_words"]),
+        short_words=tuple(_word(w) for w in form["short_acting_words"]),
+        long_routes=frozenset(str(r).lower() for r in form["long_acting_routes"]),
+        short_routes=frozenset(str(r).lower() for r in form["short_acting_routes"]),
+        long_units=frozenset(str(u).lower() for u in form["long_acting_dose_units"]),
+        short_units=frozenset(str(u).lower() for u in form["short_acting_dose_units"]),
+        regimens=tuple(regimens),
+        supportive_codes=supportive_codes,
+        supportive_names=tuple(supportive_names),
+        procedure_codes=procedure_codes,
+        procedure_rules=rules,
+        stop_words=stop_words,
+    )
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@dataclass(frozen=True)
+class _When:
+    """A FHIR date as given: ``text`` in case format (None for a year alone), its day range."""
+
+    text: str | None
+    low: date
+    high: date
+
+
+def _month_end(year: int, month: int) -> date:
+    first_next = date(year + (month == 12), month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def _when(value: object) -> _When | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value.date()
+        return _When(moment.isoformat(), moment, moment)
+    if isinstance(value, date):
+        return _When(value.isoformat(), value, value)
+    text = str(value)
+    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?", text)
+    if match is None:
+        return None
+    year, month, day_text = match.group(1), match.group(2), match.group(3)
+    if month is None:
+        return _When(None, date(int(year), 1, 1), date(int(year), 12, 31))
+    if day_text is None:
+        return _When(
+            f"{year}-{month}", date(int(year), int(month), 1), _month_end(int(year), int(month))
+        )
+    exact = date(int(year), int(month), int(day_text))
+    return _When(exact.isoformat(), exact, exact)
+
+
+# --------------------------------------------------------------------------- entries
+
+
+@dataclass
+class _Entry:
+    """One usable resource: what it gives, with the FHIR element behind each fact."""
+
+    label: str
+    rtype: str
+    order: int
+    drugs: frozenset[str]
+    option: str | None
+    option_refs: list[str]
+    details: list[str]
+    start: _When | None = None
+    start_ref: str = ""
+    end: _When | None = None
+    end_ref: str = ""
+    ongoing: bool | None = None
+    ongoing_ref: str = ""
+    stop_reason: str | None = None
+    stop_ref: str = ""
+    outcome: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    groups: frozenset[str] = frozenset()
+    removes_primary: frozenset[str] = frozenset()
+    procedure_code_ref: str = ""
+    completed_procedure: bool = False
+
+    @property
+    def sort_key(self) -> tuple[date, int]:
+        return (self.start.low if self.start else date.max, self.order)
+
+    @property
+    def span(self) -> tuple[date, date] | None:
+        if self.start is None:
+            return None
+        high = self.end.high if self.end else self.start.high
+        return self.start.low, max(high, self.start.high)
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return getattr(obj, name, None) if obj is not None else None
+
+
+def _codings(concept: Any) -> list[Any]:
+    return list(_attr(concept, "coding") or [])
+
+
+def _texts(concept: Any) -> list[str]:
+    out = []
+    text = _attr(concept, "text")
+    if text:
+        out.append(str(text))
+    out.extend(str(c.display) for c in _codings(concept) if _attr(c, "display"))
+    return out
+
+
+def _element(rtype: str, label: str, ref: str) -> str:
+    """``"MedicationRequest/mr1.authoredOn"`` -> ``"MedicationRequest.authoredOn"``."""
+    return f"{rtype}.{ref.removeprefix(label + '.')}"
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+class _Reader:
+    """Reads resources one by one into :class:`_Entry` values, collecting what is not used."""
+
+    def __init__(
+        self, as_of: date, resolve: Callable[[str], Resource | None], tables: _Tables
+    ) -> None:
+        self.as_of = as_of
+        self.resolve = resolve
+        self.t = tables
+        self.unmapped: list[Unmapped] = []
+
+    def note(self, label: str, element: str, reason: str) -> None:
+        self.unmapped.append(Unmapped(label, element, reason))
+
+    # -- one resource ----------------------------------------------------------------
+
+    def read(self, res: Resource, order: int) -> _Entry | None:
+        rtype = (
+            str(res.get_resource_type())
+            if hasattr(res, "get_resource_type")
+            else type(res).__name__
+        )
+        label = f"{rtype}/{res.id}" if _attr(res, "id") else f"{rtype}#{order}"
+        if rtype not in MEDICATION_TYPES and rtype != "Procedure":
+            self.note(label, rtype, f"a {rtype} is not a medication or procedure")
+            return None
+        status = str(_attr(res, "status") or "unknown")
+        if status in IGNORED_STATUS[rtype]:
+            self.note(label, f"{rtype}.status", f"status {status}: not a treatment given")
+            return None
+        intent = _attr(res, "intent")
+        if rtype == "MedicationRequest" and intent in ("proposal", "plan"):
+            self.note(label, f"{rtype}.intent", f"intent {intent}: planned, not ordered or given")
+            return None
+        if rtype == "Procedure":
+            entry = self._procedure(res, label, order)
+        else:
+            entry = self._medication(res, rtype, label, order)
+        if entry is None:
+            return None
+        self._dates(res, rtype, entry)
+        if entry.start is not None and entry.start.low > self.as_of:
+            self.note(
+                label,
+                _element(rtype, label, entry.start_ref),
+                f"starts {entry.start.text or entry.start.low.year}, after as_of {self.as_of}: ignored",
+            )
+            return None
+        if entry.end is not None and entry.end.low > self.as_of:
+            self.note(
+                label,
+                _element(rtype, label, entry.end_ref),
+                f"end {entry.end.text} is after as_of {self.as_of}: not used",
+            )
+            entry.end, entry.end_ref = None, ""
+        ongoing = ONGOING_BY_STATUS[rtype].get(status)
+        if ongoing is True and entry.end is not None:
+            ongoing = False  # active with an end already passed
+        entry.ongoing, entry.ongoing_ref = ongoing, f"{label}.status"
+        entry.completed_procedure = rtype == "Procedure" and status == "completed"
+        self._stop_reason(res, rtype, entry)
+        self._outcome(res, rtype, entry)
+        return entry
+
+    # -- what was given ----------------------------------------------------------------
+
+    def _medication(self, res: Resource, rtype: str, label: str, order: int) -> _Entry | None:
+        concepts: list[tuple[Any, str]] = []  # (CodeableConcept, provenance element)
+        form_texts: list[str] = []
+        concept = _attr(res, "medicationCodeableConcept")
+        if concept is not None:
+            concepts.append((concept, f"{label}.medicationCodeableConcept"))
+        reference = _attr(_attr(res, "medicationReference"), "reference")
+        if reference:
+            medication = self.resolve(str(reference))
+            if medication is None:
+                self.note(
+                    label, f"{rtype}.medicationReference", f"{reference} is not in the bundle"
+                )
+                return None
+            med_label = f"Medication/{medication.id}" if _attr(medication, "id") else str(reference)
+            if _attr(medication, "code") is not None:
+                concepts.append((medication.code, f"{med_label}.code"))
+            for i, ingredient in enumerate(_attr(medication, "ingredient") or []):
+                item = _attr(ingredient, "itemCodeableConcept")
+                if item is not None:
+                    concepts.append((item, f"{med_label}.ingredient[{i}].itemCodeableConcept"))
+            form_texts.extend(_texts(_attr(medication, "form")))
+        if not concepts:
+            self.note(label, f"{rtype}.medication[x]", "no medication code or text")
+            return None
+        # 1. local therapy code system
+        for concept, ref in concepts:
+            for coding in _codings(concept):
+                if _attr(coding, "system") == THERAPY_SYSTEM:
+                    code = str(_attr(coding, "code"))
+                    if code not in ALL_THERAPY_IDS:
+                        self.note(
+                            label,
+                            f"{rtype}.medication[x]",
+                            f"therapy code {code!r} is not an option id of options.md",
+                        )
+                        return None
+                    texts = _unique(t for c, _ in concepts for t in _texts(c))
+                    return _Entry(label, rtype, order, frozenset(), code, [ref], texts or [code])
+        # 2. verified RxNorm codes, 3. names
+        drugs: set[str] = set()
+        refs: list[str] = []
+        texts = []
+        supportive: set[str] = set()
+        for concept, ref in concepts:
+            found: set[str] = set()
+            for coding in _codings(concept):
+                if _attr(coding, "system") == self.t.rxnorm_system:
+                    code = str(_attr(coding, "code"))
+                    if code in self.t.rxnorm:
+                        found.add(self.t.rxnorm[code])
+                    elif code in self.t.supportive_codes:
+                        supportive.add(self.t.supportive_codes[code])
+            concept_texts = _texts(concept)
+            for text in concept_texts:
+                found |= self._drug_names(text)
+                supportive |= {
+                    opt for pat, opt in self.t.supportive_names if pat.search(text.lower())
+                }
+            texts.extend(concept_texts)
+            if found:
+                drugs |= found
+                refs.append(ref)
+        texts = _unique(texts)
+        shown = "; ".join(texts) or "(no text)"
+        if not drugs:
+            element = f"{rtype}.medication[x]"
+            if supportive:
+                options = ", ".join(sorted(supportive))
+                self.note(
+                    label,
+                    element,
+                    f"{shown}: a supportive drug often given for other reasons; not imported "
+                    f"(send it with the therapy code system, code {options}, to import it)",
+                )
+            else:
+                self.note(
+                    label,
+                    element,
+                    f"{shown}: not a drug netnav recognises as a NET treatment (send it with "
+                    f"the therapy code system to import it)",
+                )
+            return None
+        option = None
+        if drugs == {"octreotide"}:
+            option = self._octreotide(res, rtype, texts + form_texts)
+        return _Entry(label, rtype, order, frozenset(drugs), option, refs, texts)
+
+    def _drug_names(self, text: str) -> set[str]:
+        """Drug keys named in ``text``; a match inside a longer match of another drug is dropped."""
+        low = text.lower()
+        spans = [
+            (m.start(), m.end(), key)
+            for pat, key in self.t.name_patterns
+            for m in pat.finditer(low)
+        ]
+        keep = set()
+        for start, end, key in spans:
+            inside = any(
+                o_key != key
+                and o_start <= start
+                and end <= o_end
+                and (o_end - o_start) > (end - start)
+                for o_start, o_end, o_key in spans
+            )
+            if not inside:
+                keep.add(key)
+        return keep
+
+    def _octreotide(self, res: Resource, rtype: str, texts: list[str]) -> str:
+        """octreotide_lar / octreotide_short_acting from the evidence; unknown -> ssa_unspecified."""
+        evidence = [t.lower() for t in texts]
+        routes: list[str] = []
+        units: list[str] = []
+        dosages = _attr(res, "dosageInstruction") or _attr(res, "dosage") or []
+        if not isinstance(dosages, list):
+            dosages = [dosages]
+        for dosage in dosages:
+            if _attr(dosage, "text"):
+                evidence.append(str(dosage.text).lower())
+            route = _attr(dosage, "route")
+            routes.extend(t.lower() for t in _texts(route))
+            routes.extend(str(c.code).lower() for c in _codings(route) if _attr(c, "code"))
+            quantities = [_attr(dosage, "dose")]
+            quantities += [_attr(d, "doseQuantity") for d in _attr(dosage, "doseAndRate") or []]
+            for quantity in quantities:
+                for unit in (_attr(quantity, "unit"), _attr(quantity, "code")):
+                    if unit:
+                        units.append(str(unit).lower())
+        long = any(p.search(t) for p in self.t.long_words for t in evidence)
+        short = any(p.search(t) for p in self.t.short_words for t in evidence)
+        long |= any(
+            r in self.t.long_routes or any(w in r for w in self.t.long_routes if not w.isdigit())
+            for r in routes
+        )
+        short |= any(
+            r in self.t.short_routes or any(w in r for w in self.t.short_routes if not w.isdigit())
+            for r in routes
+        )
+        long |= any(u in self.t.long_units for u in units)
+        short |= any(u in self.t.short_units for u in units)
+        # a strength of 5 mg or more in the name is a depot product (short-acting is in µg)
+        for text in evidence:
+            for match in re.finditer(r"(\d+(?:\.\d+)?)\s*mg(?!\s*/)(?![a-z])", text):
+                if float(match.group(1)) >= 5:
+                    long = True
+        if long and not short:
+            return "octreotide_lar"
+        if short and not long:
+            return "octreotide_short_acting"
+        return "ssa_unspecified"
+
+    def _procedure(self, res: Resource, label: str, order: int) -> _Entry | None:
+        code = _attr(res, "code")
+        ref = f"{label}.code"
+        texts = _unique(_texts(code))
+        for coding in _codings(code):
+            system, value = _attr(coding, "system"), str(_attr(coding, "code"))
+            if system == THERAPY_SYSTEM:
+                if value not in ALL_THERAPY_IDS:
+                    self.note(
+                        label,
+                        "Procedure.code",
+                        f"therapy code {value!r} is not an option id of options.md",
+                    )
+                    return None
+                entry = _Entry(
+                    label, "Procedure", order, frozenset(), value, [ref], texts or [value]
+                )
+                entry.procedure_code_ref = ref
+                return entry
+        for coding in _codings(code):
+            system, value = _attr(coding, "system"), str(_attr(coding, "code"))
+            if system == self.t.snomed_system and value in self.t.procedure_codes:
+                option, display, sites = self.t.procedure_codes[value]
+                entry = _Entry(
+                    label, "Procedure", order, frozenset(), option, [ref], texts or [display]
+                )
+                entry.removes_primary, entry.procedure_code_ref = sites, ref
+                return entry
+        for rule in self.t.procedure_rules:
+            if any(
+                all(any(p.search(t.lower()) for p in group) for group in rule.groups) for t in texts
+            ):
+                entry = _Entry(label, "Procedure", order, frozenset(), rule.option, [ref], texts)
+                entry.removes_primary, entry.procedure_code_ref = rule.removes_primary, ref
+                return entry
+        shown = "; ".join(texts) or "(no text)"
+        codes = ", ".join(f"{_attr(c, 'system')}|{_attr(c, 'code')}" for c in _codings(code))
+        self.note(
+            label,
+            "Procedure.code",
+            f"{shown}{f' ({codes})' if codes else ''}: not a treatment netnav imports",
+        )
+        return None
+
+    # -- dates, stop reason, outcome -------------------------------------------------------
+
+    def _dates(self, res: Resource, rtype: str, entry: _Entry) -> None:
+        label = entry.label
+        candidates: list[tuple[str, Any, bool]] = []  # (element, value, is period)
+        if rtype == "MedicationRequest":
+            dosage = (_attr(res, "dosageInstruction") or [None])[0]
+            bounds = _attr(_attr(_attr(dosage, "timing"), "repeat"), "boundsPeriod")
+            candidates = [
+                ("dosageInstruction[0].timing.repeat.boundsPeriod", bounds, True),
+                (
+                    "dispenseRequest.validityPeriod",
+                    _attr(_attr(res, "dispenseRequest"), "validityPeriod"),
+                    True,
+                ),
+                ("authoredOn", _attr(res, "authoredOn"), False),
+            ]
+        elif rtype == "MedicationAdministration" or rtype == "MedicationStatement":
+            candidates = [
+                ("effectivePeriod", _attr(res, "effectivePeriod"), True),
+                ("effectiveDateTime", _attr(res, "effectiveDateTime"), False),
+            ]
+        else:
+            candidates = [
+                ("performedPeriod", _attr(res, "performedPeriod"), True),
+                ("performedDateTime", _attr(res, "performedDateTime"), False),
+            ]
+            for other in ("performedString", "performedAge", "performedRange"):
+                if _attr(res, other) is not None:
+                    self.note(label, f"Procedure.{other}", "not a date: the case needs YYYY-MM")
+        for element, value, is_period in candidates:
+            if value is None:
+                continue
+            if is_period:
+                start_raw, end_raw = _attr(value, "start"), _attr(value, "end")
+                if start_raw is None and end_raw is None:
+                    continue
+                entry.start, entry.start_ref = _when(start_raw), f"{label}.{element}.start"
+                entry.end, entry.end_ref = _when(end_raw), f"{label}.{element}.end"
+                if entry.start is None:
+                    entry.start_ref = ""
+                if entry.end is None:
+                    entry.end_ref = ""
+            else:
+                entry.start, entry.start_ref = _when(value), f"{label}.{element}"
+                if rtype == "MedicationAdministration" and entry.start is not None:
+                    entry.end, entry.end_ref = entry.start, entry.start_ref
+            break
+        for when, ref in ((entry.start, entry.start_ref), (entry.end, entry.end_ref)):
+            if when is not None and when.text is None:
+                self.note(
+                    label,
+                    _element(rtype, label, ref),
+                    f"{when.low.year}: only a year; the case needs YYYY-MM",
+                )
+        if entry.start is not None and entry.end is not None and entry.end.high < entry.start.low:
+            self.note(label, _element(rtype, label, entry.end_ref), "end before start: not used")
+            entry.end, entry.end_ref = None, ""
+        groups: set[str] = set()
+        group_id = _attr(res, "groupIdentifier")
+        if group_id is not None and _attr(group_id, "value"):
+            groups.add(f"group:{_attr(group_id, 'system')}|{group_id.value}")
+        for based in _attr(res, "basedOn") or []:
+            reference = str(_attr(based, "reference") or "")
+            if reference.startswith("CarePlan/"):
+                groups.add(f"careplan:{reference}")
+        request_ref = _attr(_attr(res, "request"), "reference")
+        if request_ref:
+            groups.add(f"request:{request_ref}")
+            request = self.resolve(str(request_ref))
+            request_group = _attr(request, "groupIdentifier")
+            if request_group is not None and _attr(request_group, "value"):
+                groups.add(f"group:{_attr(request_group, 'system')}|{request_group.value}")
+        if rtype == "MedicationRequest" and _attr(res, "id"):
+            groups.add(f"request:MedicationRequest/{res.id}")
+        entry.groups = frozenset(groups)
+
+    def _stop_reason(self, res: Resource, rtype: str, entry: _Entry) -> None:
+        reasons = _attr(res, "statusReason")
+        concepts = (
+            reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []
+        )
+        for i, concept in enumerate(concepts):
+            element = f"statusReason[{i}]" if isinstance(reasons, list) else "statusReason"
+            for coding in _codings(concept):
+                if (
+                    _attr(coding, "system") == CASE_VALUE_SYSTEM
+                    and _attr(coding, "code") in STOP_REASONS
+                ):
+                    entry.stop_reason, entry.stop_ref = str(coding.code), f"{entry.label}.{element}"
+                    return
+            for text in _texts(concept):
+                for pattern, value in self.t.stop_words:
+                    if pattern.search(text.lower()):
+                        entry.stop_reason, entry.stop_ref = value, f"{entry.label}.{element}"
+                        return
+            self.note(
+                entry.label,
+                f"{rtype}.{element}",
+                f"{'; '.join(_texts(concept)) or '(no text)'}: not a stop reason netnav knows",
+            )
+
+    def _outcome(self, res: Resource, rtype: str, entry: _Entry) -> None:
+        for ext in _attr(res, "extension") or []:
+            if _attr(ext, "url") != OUTCOME_URL:
+                continue
+            for sub in _attr(ext, "extension") or []:
+                name = str(_attr(sub, "url"))
+                element = f"{OUTCOME_ELEMENT}.{name}"
+                ref = f"{entry.label}.{element}"
+                value: Any
+                if name in ("best_response", "stop_reason"):
+                    value = _attr(sub, "valueCode")
+                    allowed = BEST_RESPONSES if name == "best_response" else STOP_REASONS
+                    if value not in allowed:
+                        self.note(
+                            entry.label,
+                            f"{rtype}.{element}",
+                            f"{value!r} is not one of {', '.join(sorted(allowed))}",
+                        )
+                        continue
+                elif name == "months_to_progression":
+                    raw = _attr(sub, "valueDecimal")
+                    raw = raw if raw is not None else _attr(sub, "valueInteger")
+                    if raw is None or Decimal(str(raw)) < 0:
+                        self.note(entry.label, f"{rtype}.{element}", f"{raw!r} is not a number ≥ 0")
+                        continue
+                    number = Decimal(str(raw))
+                    value = int(number) if number == number.to_integral_value() else float(number)
+                elif name == "cycles":
+                    value = _attr(sub, "valueInteger")
+                    if not isinstance(value, int) or value < 0:
+                        self.note(
+                            entry.label, f"{rtype}.{element}", f"{value!r} is not an integer ≥ 0"
+                        )
+                        continue
+                else:
+                    self.note(
+                        entry.label,
+                        f"{rtype}.{element}",
+                        f"{name!r} is not a treatment-outcome field",
+                    )
+                    continue
+                if name == "stop_reason":
+                    entry.stop_reason, entry.stop_ref = str(value), ref
+                else:
+                    entry.outcome[name] = (value, ref)
+
+
+# --------------------------------------------------------------------------- courses
+
+
+@dataclass
+class _Course:
+    entries: list[_Entry]
+
+    @property
+    def drugs(self) -> frozenset[str]:
+        return self.entries[0].drugs
+
+    @property
+    def option(self) -> str | None:
+        return self.entries[0].option
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset().union(*(e.groups for e in self.entries))
+
+    @property
+    def span(self) -> tuple[date, date] | None:
+        spans = [s for e in self.entries if (s := e.span) is not None]
+        if not spans:
+            return None
+        high = max(s[1] for s in spans)
+        if any(e.ongoing for e in self.entries):
+            high = date.max
+        return min(s[0] for s in spans), high
+
+
+def _courses(entries: list[_Entry]) -> list[_Course]:
+    """Merge entries of the same drug set (or procedure option) into courses (rule 4)."""
+    courses: list[_Course] = []
+    by_key: dict[tuple[frozenset[str], str | None, bool], list[_Course]] = {}
+    for entry in sorted(entries, key=lambda e: e.sort_key):
+        key = (entry.drugs, entry.option, entry.rtype == "Procedure")
+        target = None
+        for course in by_key.get(key, []):
+            if entry.groups & course.groups:
+                target = course
+                break
+            span, mine = course.span, entry.span
+            if span is not None and mine is not None and mine[0] <= span[1] + COURSE_GAP:
+                target = course
+                break
+        if target is None:
+            target = _Course([])
+            courses.append(target)
+            by_key.setdefault(key, []).append(target)
+        target.entries.append(entry)
+    return courses
+
+
+def _overlap(a: _Course, b: _Course) -> bool:
+    sa, sb = a.span, b.span
+    return sa is not None and sb is not None and sa[0] <= sb[1] and sb[0] <= sa[1]
+
+
+def _clusters(courses: list[_Course], tables: _Tables) -> list[list[_Course]]:
+    """Group courses that a regimen combines (shared group or overlapping time; rule 5)."""
+    components = frozenset().union(*(r.covered for r in tables.regimens))
+    parent = list(range(len(courses)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(courses):
+        for j in range(i + 1, len(courses)):
+            b = courses[j]
+            if a.option is not None or b.option is not None:
+                continue
+            union = a.drugs | b.drugs
+            if not union <= components or not any(union <= r.covered for r in tables.regimens):
+                continue
+            if (a.groups & b.groups) or _overlap(a, b):
+                parent[find(j)] = find(i)
+    grouped: dict[int, list[_Course]] = {}
+    for i, course in enumerate(courses):
+        grouped.setdefault(find(i), []).append(course)
+    return list(grouped.values())
+
+
+def _alone_option(drugs: frozenset[str], tables: _Tables) -> str | None:
+    """The option for a drug set that no regimen names (None: not a treatment)."""
+    active = frozenset(d for d in drugs if not tables.drugs[d].modifier)
+    if not active:
+        return None
+    if len(active) == 1:
+        return tables.drugs[next(iter(active))].alone
+    if all(tables.drugs[d].cytotoxic for d in active):
+        return "chemotherapy_unspecified"
+    return "other_treatment"
+
+
+def _assign(
+    clusters: list[list[_Course]], tables: _Tables, reader: _Reader
+) -> list[tuple[str, list[_Course]]]:
+    """Each cluster -> [(option, courses)] (a regimen, an unspecified chemotherapy, or alone)."""
+    out: list[tuple[str, list[_Course]]] = []
+    for cluster in clusters:
+        fixed = cluster[0].option
+        if fixed is not None:
+            out.append((fixed, cluster))
+            continue
+        drugs = frozenset().union(*(c.drugs for c in cluster))
+        regimen = next((r for r in tables.regimens if r.fits(drugs)), None)
+        if regimen is not None:
+            out.append((regimen.option, cluster))
+            continue
+        active = frozenset(d for d in drugs if not tables.drugs[d].modifier)
+        if len(cluster) > 1 and len(active) > 1 and all(tables.drugs[d].cytotoxic for d in active):
+            out.append(("chemotherapy_unspecified", cluster))
+            continue
+        for course in cluster:
+            option = _alone_option(course.drugs, tables)
+            if option is None:
+                for entry in course.entries:
+                    names = ", ".join(tables.drugs[d].display for d in sorted(entry.drugs))
+                    reader.note(
+                        entry.label,
+                        f"{entry.rtype}.medication[x]",
+                        f"{names} alone is not an anticancer treatment (no regimen partner found)",
+                    )
+                continue
+            out.append((option, [course]))
+    return out
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= DETAILS_MAX else text[: DETAILS_MAX - 1] + "…"
+
+
+def _item(option: str, courses: list[_Course]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    entries = sorted((e for c in courses for e in c.entries), key=lambda e: e.sort_key)
+    item: dict[str, Any] = {"therapy": option}
+    prov: dict[str, list[str]] = {"therapy": _unique(r for e in entries for r in e.option_refs)}
+    dated = [e for e in entries if e.start is not None and e.start.text is not None]
+    if dated:
+        first = min(dated, key=lambda e: e.sort_key)
+        assert first.start is not None and first.start.text is not None
+        item["start"], prov["start"] = first.start.text, [first.start_ref]
+    # ongoing: per course, the latest entry with a telling status; a regimen is ongoing if any course is
+    course_ongoing: list[tuple[bool, str]] = []
+    for course in courses:
+        telling = [
+            e for e in sorted(course.entries, key=lambda e: e.sort_key) if e.ongoing is not None
+        ]
+        explicit_stop = [e for e in course.entries if e.stop_reason is not None]
+        if telling:
+            last = telling[-1]
+            assert last.ongoing is not None
+            course_ongoing.append((last.ongoing, last.ongoing_ref))
+        elif explicit_stop:
+            course_ongoing.append((False, explicit_stop[-1].stop_ref))
+    ongoing: bool | None = None
+    if course_ongoing:
+        running = [ref for value, ref in course_ongoing if value]
+        if running:
+            ongoing, prov["ongoing"] = True, running
+        else:
+            ongoing, prov["ongoing"] = False, [ref for _, ref in course_ongoing]
+        item["ongoing"] = ongoing
+    if ongoing is not True:
+        ended = [e for e in entries if e.end is not None and e.end.text is not None]
+        if ended:
+            last_end = max(ended, key=lambda e: (e.end.high if e.end else date.min, e.order))
+            assert last_end.end is not None and last_end.end.text is not None
+            item["end"], prov["end"] = last_end.end.text, [last_end.end_ref]
+        stopped = [e for e in entries if e.stop_reason is not None]
+        if stopped:
+            chosen = stopped[-1]
+            item["stop_reason"], prov["stop_reason"] = chosen.stop_reason, [chosen.stop_ref]
+    for name in ("best_response", "months_to_progression"):
+        given = [e for e in entries if name in e.outcome]
+        if given:
+            value, ref = given[-1].outcome[name]
+            item[name], prov[name] = value, [ref]
+    explicit_cycles = [e.outcome["cycles"] for e in entries if "cycles" in e.outcome]
+    if explicit_cycles:
+        value, ref = max(explicit_cycles, key=lambda vr: vr[0])
+        item["cycles"], prov["cycles"] = value, [ref]
+    else:
+        counts = []
+        for course in courses:
+            administered = [e for e in course.entries if e.rtype == "MedicationAdministration"]
+            days = {e.start.low if e.start else e.label for e in administered}
+            if administered:
+                counts.append((len(days), [e.start_ref or e.label for e in administered]))
+        if counts:
+            count, refs = max(counts, key=lambda cr: cr[0])
+            item["cycles"], prov["cycles"] = count, refs
+    details = _unique(t for e in entries for t in e.details)
+    if details:
+        item["details"] = _truncate("; ".join(details))
+        prov["details"] = _unique(r for e in entries for r in e.option_refs)
+    return item, prov
+
+
+def _start_low(item: dict[str, Any]) -> date:
+    when = _when(item.get("start"))
+    return when.low if when is not None else date.max
+
+
+def treatments_from_resources(
+    resources: Sequence[Resource],
+    *,
+    as_of: date,
+    primary_site: str | None,
+    resolve: Callable[[str], Resource | None],
+) -> TreatmentImport:
+    """Medication and procedure resources -> treatments, tumour facts, provenance, unmapped.
+
+    ``resources``: R4B MedicationRequest / MedicationAdministration / MedicationStatement /
+    Procedure models (anything else is listed as unmapped). ``as_of``: the case date (later
+    resources are ignored). ``primary_site``: the case's ``tumor.primary_site`` (None: unknown,
+    so ``primary_removed`` is never set). ``resolve("Medication/<id>")`` returns the referenced
+    resource or None. See the module docstring for the rules.
+    """
+    tables = _tables()
+    reader = _Reader(as_of, resolve, tables)
+    entries = [e for i, res in enumerate(resources) if (e := reader.read(res, i)) is not None]
+    assigned = _assign(_clusters(_courses(entries), tables), tables, reader)
+    built = [_item(option, courses) for option, courses in assigned]
+    built_sorted = sorted(built, key=lambda ip: _start_low(ip[0]))  # stable; undated last
+    treatments: list[dict[str, Any]] = []
+    provenance: dict[str, list[str]] = {}
+    for index, (item, prov) in enumerate(built_sorted):
+        treatments.append(item)
+        for name, refs in prov.items():
+            provenance[f"treatments[{index}].{name}"] = refs
+    tumor: dict[str, Any] = {}
+    if primary_site is not None:
+        removing = [
+            e for e in entries if e.completed_procedure and primary_site in e.removes_primary
+        ]
+        if removing:
+            tumor["primary_removed"] = True
+            provenance["tumor.primary_removed"] = [e.procedure_code_ref for e in removing]
+    return TreatmentImport(treatments, tumor, provenance, list(reader.unmapped))

@@ -1,0 +1,614 @@
+"""FHIR medications and procedures -> treatments[] (netnav.fhir.treatments).
+
+Resources are built as fhir.resources R4B models from JSON dicts (``model_validate``), as the
+importer passes them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+from fhir.resources.R4B.procedure import Procedure
+
+from netnav.fhir.treatments import (
+    OUTCOME_URL,
+    THERAPY_SYSTEM,
+    TreatmentImport,
+    treatments_from_resources,
+)
+from netnav.vocabulary import ALL_THERAPY_IDS
+
+AS_OF = date(2025, 6, 1)
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+SUBJECT = {"reference": "Patient/p1"}
+
+
+def concept(text: str | None = None, *codings: tuple[str, str, str | None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if text is not None:
+        out["text"] = text
+    if codings:
+        out["coding"] = [
+            {"system": s, "code": c, **({"display": d} if d else {})} for s, c, d in codings
+        ]
+    return out
+
+
+def statement(rid: str, med: dict[str, Any], status: str = "active", **extra: Any) -> Any:
+    return MedicationStatement.model_validate(
+        {
+            "resourceType": "MedicationStatement",
+            "id": rid,
+            "status": status,
+            "subject": SUBJECT,
+            "medicationCodeableConcept": med,
+            **extra,
+        }
+    )
+
+
+def request(rid: str, med: dict[str, Any], status: str = "active", **extra: Any) -> Any:
+    return MedicationRequest.model_validate(
+        {
+            "resourceType": "MedicationRequest",
+            "id": rid,
+            "status": status,
+            "intent": "order",
+            "subject": SUBJECT,
+            "medicationCodeableConcept": med,
+            **extra,
+        }
+    )
+
+
+def administration(
+    rid: str, med: dict[str, Any], day: str, status: str = "completed", **extra: Any
+) -> Any:
+    return MedicationAdministration.model_validate(
+        {
+            "resourceType": "MedicationAdministration",
+            "id": rid,
+            "status": status,
+            "subject": SUBJECT,
+            "medicationCodeableConcept": med,
+            "effectiveDateTime": day,
+            **extra,
+        }
+    )
+
+
+def procedure(rid: str, code: dict[str, Any], status: str = "completed", **extra: Any) -> Any:
+    return Procedure.model_validate(
+        {
+            "resourceType": "Procedure",
+            "id": rid,
+            "status": status,
+            "subject": SUBJECT,
+            "code": code,
+            **extra,
+        }
+    )
+
+
+def outcome(**values: Any) -> list[dict[str, Any]]:
+    subs = []
+    for name, value in values.items():
+        key = {
+            "best_response": "valueCode",
+            "stop_reason": "valueCode",
+            "cycles": "valueInteger",
+        }.get(name, "valueDecimal")
+        subs.append({"url": name, key: value})
+    return [{"url": OUTCOME_URL, "extension": subs}]
+
+
+def run(
+    resources: list[Any],
+    primary_site: str | None = "small_intestine",
+    bundle: dict[str, Any] | None = None,
+) -> TreatmentImport:
+    found = bundle or {}
+    return treatments_from_resources(
+        resources, as_of=AS_OF, primary_site=primary_site, resolve=found.get
+    )
+
+
+def reasons(result: TreatmentImport) -> dict[str, str]:
+    return {u.resource: u.reason for u in result.unmapped}
+
+
+# --------------------------------------------------------------------------- single drugs
+
+
+def test_statement_becomes_an_ongoing_treatment_with_provenance() -> None:
+    res = statement("ms1", concept("Afinitor 10 mg tablet"), effectivePeriod={"start": "2023-04"})
+    result = run([res])
+    assert result.treatments == [
+        {
+            "therapy": "everolimus",
+            "start": "2023-04",
+            "ongoing": True,
+            "details": "Afinitor 10 mg tablet",
+        }
+    ]
+    assert result.provenance["treatments[0].therapy"] == [
+        "MedicationStatement/ms1.medicationCodeableConcept"
+    ]
+    assert result.provenance["treatments[0].start"] == [
+        "MedicationStatement/ms1.effectivePeriod.start"
+    ]
+    assert result.provenance["treatments[0].ongoing"] == ["MedicationStatement/ms1.status"]
+    assert result.unmapped == []
+    assert result.tumor == {}
+
+
+def test_verified_rxnorm_code_without_text_is_recognised() -> None:
+    res = statement(
+        "ms1",
+        concept(None, (RXNORM, "357977", None)),
+        status="completed",
+        effectivePeriod={"start": "2022-01-10", "end": "2022-09-30"},
+    )
+    result = run([res])
+    assert result.treatments[0]["therapy"] == "sunitinib"
+    assert result.treatments[0]["start"] == "2022-01-10"
+    assert result.treatments[0]["end"] == "2022-09-30"
+    assert result.treatments[0]["ongoing"] is False
+
+
+@pytest.mark.parametrize(
+    ("med", "extra", "expected"),
+    [
+        (concept("Sandostatin LAR Depot 30 mg"), {}, "octreotide_lar"),
+        (
+            concept("octreotide"),
+            {"dosage": [{"route": concept("Intramuscular route")}]},
+            "octreotide_lar",
+        ),
+        (
+            concept(None, (RXNORM, "1", "octreotide 20 MG Injection [Sandostatin LAR]")),
+            {},
+            "octreotide_lar",
+        ),
+        (
+            concept("octreotide 100 mcg"),
+            {"dosage": [{"route": concept(None, (SNOMED, "34206005", "Subcutaneous route"))}]},
+            "octreotide_short_acting",
+        ),
+        (
+            concept("octreotide acetate injection, solution (immediate release)"),
+            {},
+            "octreotide_short_acting",
+        ),
+        (concept("octreotide"), {}, "ssa_unspecified"),
+        (concept("Sandostatin"), {}, "ssa_unspecified"),
+        # contradictory evidence is not guessed either
+        (
+            concept("octreotide LAR"),
+            {"dosage": [{"route": concept("subcutaneous")}]},
+            "ssa_unspecified",
+        ),
+        (concept("Somatuline Depot 120 mg"), {}, "lanreotide"),
+    ],
+)
+def test_somatostatin_analogue_formulation(
+    med: dict[str, Any], extra: dict[str, Any], expected: str
+) -> None:
+    result = run([statement("ms1", med, effectivePeriod={"start": "2024-01"}, **extra)])
+    assert [t["therapy"] for t in result.treatments] == [expected]
+
+
+def test_medication_reference_is_resolved() -> None:
+    med = Medication.model_validate(
+        {"resourceType": "Medication", "id": "m1", "code": concept("Lutathera 7.4 GBq")}
+    )
+    res = MedicationAdministration.model_validate(
+        {
+            "resourceType": "MedicationAdministration",
+            "id": "ma1",
+            "status": "completed",
+            "subject": SUBJECT,
+            "medicationReference": {"reference": "Medication/m1"},
+            "effectiveDateTime": "2024-02-05T09:30:00+01:00",
+        }
+    )
+    result = run([res], bundle={"Medication/m1": med})
+    assert result.treatments[0]["therapy"] == "prrt_lu177_dotatate"
+    assert result.treatments[0]["start"] == "2024-02-05"
+    assert result.provenance["treatments[0].therapy"] == ["Medication/m1.code"]
+    missing = run([res])
+    assert missing.treatments == []
+    assert reasons(missing)["MedicationAdministration/ma1"] == "Medication/m1 is not in the bundle"
+
+
+def test_local_therapy_code_wins_and_must_be_an_option() -> None:
+    good = statement(
+        "ms1",
+        concept("IV fluids", (THERAPY_SYSTEM, "fluid_electrolyte_replacement", None)),
+        effectivePeriod={"start": "2024-05"},
+    )
+    bad = statement("ms2", concept("x", (THERAPY_SYSTEM, "magic_cure", None)))
+    result = run([good, bad])
+    assert [t["therapy"] for t in result.treatments] == ["fluid_electrolyte_replacement"]
+    assert "'magic_cure' is not an option id" in reasons(result)["MedicationStatement/ms2"]
+
+
+def test_unknown_drug_is_listed_not_imported() -> None:
+    result = run(
+        [statement("ms1", concept("Pembrolizumab 200 mg", (RXNORM, "1547545", "pembrolizumab")))]
+    )
+    assert result.treatments == []
+    reason = reasons(result)["MedicationStatement/ms1"]
+    assert reason.startswith("Pembrolizumab 200 mg; pembrolizumab: not a drug netnav recognises")
+    assert result.unmapped[0].element == "MedicationStatement.medication[x]"
+
+
+def test_supportive_drug_is_listed_with_the_option_to_send() -> None:
+    result = run([statement("ms1", concept(None, (RXNORM, "7646", None)))])
+    assert result.treatments == []
+    assert "code proton_pump_inhibitor" in reasons(result)["MedicationStatement/ms1"]
+
+
+def test_every_option_in_the_tables_is_a_vocabulary_id() -> None:
+    from netnav.fhir.treatments import _tables
+
+    tables = _tables()
+    options = {d.alone for d in tables.drugs.values() if d.alone} | {
+        r.option for r in tables.regimens
+    }
+    options |= {o for o, _, _ in tables.procedure_codes.values()} | {
+        r.option for r in tables.procedure_rules
+    }
+    assert options <= ALL_THERAPY_IDS
+    assert tables.rxnorm["194000"] == "capecitabine"  # CPIC drug table
+
+
+# --------------------------------------------------------------------------- regimens and cycles
+
+
+def test_regimen_by_group_identifier() -> None:
+    group = {"groupIdentifier": {"system": "urn:x", "value": "captem-1"}}
+    cap = request(
+        "mr1", concept("Xeloda 500 mg"), status="completed", authoredOn="2023-03-01", **group
+    )
+    tem = request(
+        "mr2", concept("Temodar 100 mg"), status="completed", authoredOn="2023-03-02", **group
+    )
+    result = run([cap, tem])
+    assert len(result.treatments) == 1
+    item = result.treatments[0]
+    assert item["therapy"] == "capecitabine_temozolomide"
+    assert item["start"] == "2023-03-01"
+    assert item["ongoing"] is False
+    assert item["details"] == "Xeloda 500 mg; Temodar 100 mg"
+    assert result.provenance["treatments[0].therapy"] == [
+        "MedicationRequest/mr1.medicationCodeableConcept",
+        "MedicationRequest/mr2.medicationCodeableConcept",
+    ]
+
+
+def test_regimen_by_overlap_and_cycles_from_administrations() -> None:
+    days = ["2024-01-08", "2024-01-29", "2024-02-19", "2024-03-11"]
+    resources = [administration(f"c{i}", concept("carboplatin"), d) for i, d in enumerate(days)]
+    resources += [administration(f"e{i}", concept("etoposide"), d) for i, d in enumerate(days)]
+    result = run(resources)
+    assert result.treatments == [
+        {
+            "therapy": "platinum_etoposide",
+            "start": "2024-01-08",
+            "end": "2024-03-11",
+            "cycles": 4,
+            "details": "carboplatin; etoposide",
+        }
+    ]
+    assert (
+        "ongoing" not in result.treatments[0]
+    )  # completed administrations say nothing of the course
+    assert len(result.provenance["treatments[0].cycles"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("drugs", "expected"),
+    [
+        (["oxaliplatin", "fluorouracil", "leucovorin"], "folfox"),
+        (["oxaliplatin", "capecitabine"], "folfox"),
+        (["irinotecan", "5-FU", "folinic acid"], "folfiri"),
+        (["Onivyde", "fluorouracil", "leucovorin"], "nal_irinotecan_fluorouracil"),
+        (["streptozocin", "fluorouracil"], "streptozocin_fluorouracil"),
+        (["Zanosar", "Adriamycin"], "streptozocin_doxorubicin"),
+        (["cisplatin", "irinotecan"], "irinotecan_cisplatin"),
+        (["Yervoy", "Opdivo"], "ipilimumab_nivolumab"),
+        (["oxaliplatin", "irinotecan", "fluorouracil", "leucovorin"], "chemotherapy_unspecified"),
+    ],
+)
+def test_regimen_table(drugs: list[str], expected: str) -> None:
+    resources = [
+        statement(
+            f"s{i}",
+            concept(name),
+            status="completed",
+            effectivePeriod={"start": "2024-01-10", "end": "2024-04-30"},
+        )
+        for i, name in enumerate(drugs)
+    ]
+    result = run(resources)
+    assert [t["therapy"] for t in result.treatments] == [expected]
+
+
+def test_drugs_not_given_together_stay_apart() -> None:
+    cap = statement(
+        "s1",
+        concept("capecitabine"),
+        status="completed",
+        effectivePeriod={"start": "2021-01", "end": "2021-06"},
+    )
+    tem = statement(
+        "s2",
+        concept("temozolomide"),
+        status="completed",
+        effectivePeriod={"start": "2022-03", "end": "2022-08"},
+    )
+    lv = statement(
+        "s3", concept("leucovorin"), status="completed", effectivePeriod={"start": "2020-01"}
+    )
+    result = run([tem, cap, lv])
+    assert [t["therapy"] for t in result.treatments] == ["chemotherapy_unspecified", "temozolomide"]
+    assert [t["start"] for t in result.treatments] == ["2021-01", "2022-03"]
+    assert "alone is not an anticancer treatment" in reasons(result)["MedicationStatement/s3"]
+
+
+def test_administrations_merge_into_one_course_until_a_long_gap() -> None:
+    days = ["2023-01-10", "2023-03-07", "2023-05-02", "2023-06-27", "2024-09-03"]
+    resources = [administration(f"a{i}", concept("Lutathera"), d) for i, d in enumerate(days)]
+    result = run(resources)
+    assert [
+        (t["therapy"], t["start"], t.get("end"), t.get("cycles")) for t in result.treatments
+    ] == [
+        ("prrt_lu177_dotatate", "2023-01-10", "2023-06-27", 4),
+        ("prrt_lu177_dotatate", "2024-09-03", "2024-09-03", 1),
+    ]
+
+
+def test_outcome_extension_and_status_reason() -> None:
+    by_text = statement(
+        "s1",
+        concept("everolimus"),
+        status="stopped",
+        effectivePeriod={"start": "2022-02", "end": "2022-11"},
+        statusReason=[concept("Disease progression on CT")],
+    )
+    by_extension = statement(
+        "s2",
+        concept("sunitinib"),
+        status="stopped",
+        effectivePeriod={"start": "2023-01", "end": "2023-03"},
+        statusReason=[concept("Disease progression")],
+        extension=outcome(
+            best_response="sd", stop_reason="toxicity", months_to_progression=7.5, cycles=3
+        ),
+    )
+    result = run([by_extension, by_text])
+    first, second = result.treatments
+    assert first["therapy"] == "everolimus" and first["stop_reason"] == "progression"
+    assert result.provenance["treatments[0].stop_reason"] == [
+        "MedicationStatement/s1.statusReason[0]"
+    ]
+    assert second["stop_reason"] == "toxicity"  # the extension wins over statusReason
+    assert second["best_response"] == "sd"
+    assert second["months_to_progression"] == 7.5
+    assert second["cycles"] == 3
+    assert result.provenance["treatments[1].best_response"] == [
+        "MedicationStatement/s2.extension[treatment-outcome].best_response"
+    ]
+
+
+def test_bad_outcome_values_are_listed() -> None:
+    res = statement(
+        "s1", concept("everolimus"), extension=outcome(best_response="great", cycles=-1)
+    )
+    result = run([res])
+    assert "best_response" not in result.treatments[0] and "cycles" not in result.treatments[0]
+    elements = sorted(u.element for u in result.unmapped)
+    assert elements == [
+        "MedicationStatement.extension[treatment-outcome].best_response",
+        "MedicationStatement.extension[treatment-outcome].cycles",
+    ]
+
+
+# --------------------------------------------------------------------------- status and dates
+
+
+def test_status_filtering_lists_what_was_ignored() -> None:
+    resources = [
+        statement("s1", concept("everolimus"), status="entered-in-error"),
+        request("r1", concept("sunitinib"), status="cancelled"),
+        request("r2", concept("sunitinib"), status="draft"),
+        procedure("p1", concept("Right hemicolectomy"), status="not-done"),
+        request("r3", concept("cabozantinib"), intent="proposal"),
+    ]
+    result = run(resources)
+    assert result.treatments == []
+    assert reasons(result) == {
+        "MedicationStatement/s1": "status entered-in-error: not a treatment given",
+        "MedicationRequest/r1": "status cancelled: not a treatment given",
+        "MedicationRequest/r2": "status draft: not a treatment given",
+        "Procedure/p1": "status not-done: not a treatment given",
+        "MedicationRequest/r3": "intent proposal: planned, not ordered or given",
+    }
+
+
+def test_after_as_of_is_ignored_and_a_future_end_dropped() -> None:
+    later = statement("s1", concept("everolimus"), effectivePeriod={"start": "2025-07-01"})
+    running = request(
+        "r1",
+        concept("cabozantinib"),
+        dispenseRequest={"validityPeriod": {"start": "2025-01-15", "end": "2025-12-31"}},
+    )
+    result = run([later, running])
+    assert result.treatments == [
+        {
+            "therapy": "cabozantinib",
+            "start": "2025-01-15",
+            "ongoing": True,
+            "details": "cabozantinib",
+        }
+    ]
+    assert (
+        reasons(result)["MedicationStatement/s1"]
+        == "starts 2025-07-01, after as_of 2025-06-01: ignored"
+    )
+    assert reasons(result)["MedicationRequest/r1"].startswith("end 2025-12-31 is after as_of")
+
+
+def test_request_date_precedence_and_year_only_dates() -> None:
+    both = request(
+        "r1",
+        concept("everolimus"),
+        status="completed",
+        authoredOn="2021-01-05",
+        dispenseRequest={"validityPeriod": {"start": "2021-02", "end": "2021-08"}},
+    )
+    year_only = statement("s1", concept("sunitinib"), status="completed", effectiveDateTime="2019")
+    result = run([both, year_only])
+    everolimus = next(t for t in result.treatments if t["therapy"] == "everolimus")
+    assert (everolimus["start"], everolimus["end"]) == ("2021-02", "2021-08")
+    sunitinib = next(t for t in result.treatments if t["therapy"] == "sunitinib")
+    assert "start" not in sunitinib
+    assert reasons(result)["MedicationStatement/s1"] == "2019: only a year; the case needs YYYY-MM"
+    assert result.treatments[-1]["therapy"] == "sunitinib"  # undated last
+
+
+# --------------------------------------------------------------------------- procedures
+
+
+@pytest.mark.parametrize(
+    ("code", "site", "therapy", "removed"),
+    [
+        (concept(None, (SNOMED, "80146002", "Appendectomy")), "appendix", "appendectomy", True),
+        (
+            concept(None, (SNOMED, "80146002", "Appendectomy")),
+            "small_intestine",
+            "appendectomy",
+            False,
+        ),
+        (concept("Pylorus-preserving Whipple procedure"), "pancreas", "surgical_resection", True),
+        (concept("Laparoscopic distal pancreatectomy"), "pancreas", "surgical_resection", True),
+        (
+            concept("Segmental small bowel resection with mesenteric lymphadenectomy"),
+            "small_intestine",
+            "surgical_resection",
+            True,
+        ),
+        (concept("Completion right hemicolectomy"), "appendix", "surgical_resection", True),
+        (concept("Endoscopic submucosal dissection"), "rectum", "endoscopic_resection", True),
+        (
+            concept(None, (SNOMED, "173171007", "Lobectomy of lung")),
+            "lung",
+            "surgical_resection",
+            True,
+        ),
+        (concept("Right hepatectomy"), "small_intestine", "surgical_resection", False),
+        (
+            concept("Debulking of liver metastases"),
+            "small_intestine",
+            "cytoreductive_surgery",
+            False,
+        ),
+        (concept("Microwave ablation of liver metastasis"), "pancreas", "thermal_ablation", False),
+        (
+            concept("EUS-guided radiofrequency ablation of insulinoma"),
+            "pancreas",
+            "eus_radiofrequency_ablation",
+            False,
+        ),
+        (concept("DEB-TACE"), "small_intestine", "deb_tace", False),
+        (
+            concept("Transarterial chemoembolization (TACE)"),
+            "small_intestine",
+            "chemoembolization",
+            False,
+        ),
+        (concept("SIRT with Y-90 microspheres"), "small_intestine", "radioembolization", False),
+        (
+            concept("Bland embolization of hepatic artery"),
+            "small_intestine",
+            "bland_embolization",
+            False,
+        ),
+        (concept("Hepatic embolisation"), "small_intestine", "embolization_unspecified", False),
+        (
+            concept(None, (SNOMED, "33195004", "External beam radiation therapy procedure")),
+            "lung",
+            "external_beam_radiotherapy",
+            False,
+        ),
+        (
+            concept(None, (SNOMED, "18027006", "Transplantation of liver")),
+            "small_intestine",
+            "liver_transplantation",
+            False,
+        ),
+    ],
+)
+def test_procedure_table(code: dict[str, Any], site: str, therapy: str, removed: bool) -> None:
+    result = run([procedure("p1", code, performedDateTime="2022-05-17")], primary_site=site)
+    assert result.treatments[0]["therapy"] == therapy
+    assert result.treatments[0]["start"] == "2022-05-17"
+    assert result.treatments[0]["ongoing"] is False
+    assert result.tumor == ({"primary_removed": True} if removed else {})
+    if removed:
+        assert result.provenance["tumor.primary_removed"] == ["Procedure/p1.code"]
+
+
+def test_primary_removed_needs_a_known_site_and_a_completed_procedure() -> None:
+    appendectomy = concept(None, (SNOMED, "80146002", "Appendectomy"))
+    assert run([procedure("p1", appendectomy)], primary_site=None).tumor == {}
+    assert (
+        run([procedure("p1", appendectomy, status="in-progress")], primary_site="appendix").tumor
+        == {}
+    )
+
+
+def test_imaging_and_biopsy_are_not_treatments() -> None:
+    pet = procedure("p1", concept("Ga-68 DOTATATE PET/CT"), performedDateTime="2022-01-01")
+    biopsy = procedure("p2", concept("Liver biopsy", (SNOMED, "86259008", "Liver biopsy")))
+    result = run([pet, biopsy])
+    assert result.treatments == []
+    assert (
+        reasons(result)["Procedure/p1"] == "Ga-68 DOTATATE PET/CT: not a treatment netnav imports"
+    )
+    assert reasons(result)["Procedure/p2"] == (
+        "Liver biopsy (http://snomed.info/sct|86259008): not a treatment netnav imports"
+    )
+
+
+def test_radiotherapy_fractions_merge_and_items_are_oldest_first() -> None:
+    fractions = [
+        procedure(
+            f"rt{i}",
+            concept("Stereotactic body radiotherapy"),
+            performedDateTime=f"2024-03-0{i + 1}",
+        )
+        for i in range(5)
+    ]
+    surgery = procedure("s1", concept("Small bowel resection"), performedDateTime="2020-06")
+    result = run([*fractions, surgery])
+    assert [(t["therapy"], t["start"]) for t in result.treatments] == [
+        ("surgical_resection", "2020-06"),
+        ("external_beam_radiotherapy", "2024-03-01"),
+    ]
+    assert len(result.provenance["treatments[1].therapy"]) == 5
+
+
+def test_details_are_truncated_to_500_characters() -> None:
+    long_text = "everolimus " + "x" * 600
+    result = run([statement("s1", concept(long_text))])
+    assert len(result.treatments[0]["details"]) == 500
+    assert result.treatments[0]["details"].endswith("…")
