@@ -126,9 +126,7 @@ def age_on(birth: str, on: str) -> int:
 
 @pytest.fixture(scope="module")
 def import_bundle() -> ImportFn:
-    fn: ImportFn | None = getattr(netnav.fhir, "import_bundle", None)
-    if fn is None:  # pragma: no cover - only while the importer is being written
-        pytest.skip("netnav.fhir.import_bundle is not there yet")
+    fn: ImportFn = netnav.fhir.import_bundle
     return fn
 
 
