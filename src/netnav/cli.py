@@ -23,6 +23,7 @@ import typer
 from netnav import __version__
 from netnav.cohort.cli import cohort_app
 from netnav.errors import NetnavError
+from netnav.fhir.cli import import_app
 
 __all__ = ["app", "main"]
 
@@ -37,6 +38,7 @@ app = typer.Typer(
 knowledge_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(cohort_app, name="cohort")
+app.add_typer(import_app, name="import")
 
 
 def _print_version(value: bool) -> None:

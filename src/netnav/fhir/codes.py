@@ -99,11 +99,11 @@ class CodeTables:
 
     def icd10(self, code: str, table: str) -> tuple[str, Any] | None:
         """``table``: ``primary``, ``metastasis`` or ``not_used``; returns (listed code, entry)."""
-        source = {
+        source: dict[str, Any] = {
             "primary": self.icd10_primary,
             "metastasis": self.icd10_metastasis,
             "not_used": self.icd10_not_used,
-        }[table]
+        }[table]  # type: ignore[assignment]
         return self._by_prefix(source, code.strip().upper())
 
     def observation_code(self, system: str | None, code: str | None) -> ObservationCode | None:

@@ -113,16 +113,16 @@ def read_condition(
             facts.note(label, "Condition.code", f"ICD-10 {code}: {reason[1]}")
             return []
     snomed = tables.uri("snomed")
-    for system, code, _ in codings(cond.code):
-        if system == snomed and code in tables.findings:
+    for system, finding, _ in codings(cond.code):
+        if system == snomed and finding in tables.findings:
             if clinical in _INACTIVE:
                 facts.note(
                     label,
                     "Condition.clinicalStatus",
-                    f"{code} ({tables.findings[code]['display']}) is {clinical}: not a current finding",
+                    f"{finding} ({tables.findings[str(finding)]['display']}) is {clinical}: not a current finding",
                 )
             else:
-                add_finding(tables.findings[code], label, "Condition.code", when, facts)
+                add_finding(tables.findings[str(finding)], label, "Condition.code", when, facts)
             return []
     shown = ", ".join(
         f"{s or '?'}|{c}" + (f" ({d})" if d else "") for s, c, d in codings(cond.code)

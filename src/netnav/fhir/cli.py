@@ -1,0 +1,176 @@
+"""``netnav import fhir``: a FHIR R4 (mCODE) Bundle → a netnav-case/1 file and an import report.
+
+Exit codes: 0 written; 2 the input is not a FHIR R4 Bundle or resource netnav can read, or the
+case it gives is invalid (the message names the JSON path or case path, the value and what is
+allowed; nothing is written). fhir.resources and pint are imported inside the command, so the
+rest of the CLI starts as fast as before.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["REPORT_FORMAT", "import_app"]
+
+REPORT_FORMAT = "netnav-fhir-import/1"
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+
+import_app = typer.Typer(
+    help="Import a patient's record from another format into a netnav case.",
+    no_args_is_help=True,
+)
+
+
+class Region(StrEnum):
+    us = "us"
+    eu = "eu"
+    uk = "uk"
+    other = "other"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"netnav: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _read(path: str) -> bytes:
+    try:
+        if path == "-":
+            data: bytes = sys.stdin.buffer.read(MAX_BUNDLE_BYTES + 1)
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_BUNDLE_BYTES + 1)
+    except FileNotFoundError:
+        raise _fail(f"bundle file not found: {path!r}") from None
+    except IsADirectoryError:
+        raise _fail(f"the bundle path is a directory, not a file: {path!r}") from None
+    except OSError as exc:
+        raise _fail(
+            f"cannot read the bundle {path!r}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise _fail(f"the bundle is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MB")
+    return data
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _fail("the bundle is not UTF-8 text; FHIR JSON is UTF-8") from None
+    if text.lstrip().startswith("<"):
+        raise _fail("the bundle looks like XML; netnav reads FHIR JSON (application/fhir+json)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            f"the bundle is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+
+
+def _dump(doc: object) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(out: Path | None, case_text: str, report: Path | None, report_text: str) -> None:
+    """Write the report and the case so that a failure leaves neither half-written."""
+    from netnav.atomic import replace_atomically
+
+    def write_case(tmp: Path) -> None:
+        tmp.write_text(case_text, encoding="utf-8")
+        if report is not None:
+            replace_atomically(report, lambda r: r.write_text(report_text, encoding="utf-8"))
+
+    try:
+        if out is not None:
+            replace_atomically(out, write_case)
+        elif report is not None:
+            replace_atomically(report, lambda r: r.write_text(report_text, encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot write the output: {exc.strerror or type(exc).__name__}") from None
+    if out is None:
+        sys.stdout.write(case_text)
+
+
+@import_app.command("fhir")
+def import_fhir(
+    bundle: Annotated[
+        str,
+        typer.Argument(
+            help="FHIR R4 Bundle (JSON; mCODE profiles), or - for standard input.",
+            metavar="BUNDLE.json",
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the case here instead of stdout.")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write the import report (provenance and what was not used) here."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Date the case describes (YYYY-MM-DD); default: the Bundle's timestamp, else its newest clinical date.",
+        ),
+    ] = None,
+    region: Annotated[
+        Region | None,
+        typer.Option("--region", help="Where the patient is treated (setting.region)."),
+    ] = None,
+    case_id: Annotated[str | None, typer.Option("--id", help="Case id to write (case.id).")] = None,
+) -> None:
+    """Read a FHIR R4 (mCODE) Bundle as a netnav case, listing where each field came from."""
+    import datetime as dt
+
+    as_of_date: dt.date | None = None
+    if as_of is not None:
+        try:
+            as_of_date = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
+    doc = _decode(_read(bundle))
+
+    from netnav.case.load import case_from_mapping
+    from netnav.errors import CaseError
+    from netnav.fhir import FhirImportError, import_bundle
+
+    try:
+        result = import_bundle(
+            doc, as_of=as_of_date, case_id=case_id, region=region.value if region else None
+        )
+    except FhirImportError as exc:
+        raise _fail(f"not a FHIR R4 bundle netnav can read: {exc.reason}") from None
+    try:
+        case_from_mapping(result.case)
+    except CaseError as exc:
+        lines = ["the case read from the bundle is invalid (nothing written):"]
+        for problem in exc.problems:
+            sources = result.provenance.get(problem.path) or result.provenance.get(
+                problem.path.split("[", 1)[0], []
+            )
+            origin = f" (from {', '.join(sources)})" if sources else ""
+            lines.append(f"  {problem.describe()}{origin}")
+        raise _fail("\n".join(lines)) from None
+    report_doc = {"format": REPORT_FORMAT, **result.report()}
+    _write(out, _dump(result.case), report, _dump(report_doc))
+    _summary(result)
+
+
+def _summary(result: Any) -> None:
+    fields = len(result.provenance)
+    where = f" (as of {result.case['as_of']})" if "as_of" in result.case else ""
+    typer.echo(f"netnav: {fields} case fields read from FHIR{where}", err=True)
+    if result.unmapped:
+        typer.echo(f"netnav: {len(result.unmapped)} items not used:", err=True)
+        for item in result.unmapped:
+            typer.echo(f"  - {item.resource} ({item.element}): {item.reason}", err=True)
