@@ -1,5 +1,6 @@
 """The plan store's Alembic migrations on SQLite and PostgreSQL: up from empty, down to
-base, up again, and the migrated schema equal to the SQLAlchemy model."""
+base, up again, 0001 → 0002 (CDS Hooks feedback) with plans kept, and the migrated schema
+equal to the SQLAlchemy model."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from netnav.web.store import PlanStore, open_engine
 from tests.web_support import database_url_fixture, example_case  # noqa: F401
 
 INDEXES = {"ix_saved_plans_case_id", "ix_saved_plans_created_at", "ix_saved_plans_case_sha256"}
+FEEDBACK_INDEXES = {"ix_cds_feedback_card_uuid", "ix_cds_feedback_received_at"}
+HEAD = "0002"
 
 
 @pytest.fixture
@@ -39,8 +42,8 @@ def _differences(engine: Engine) -> list[object]:
         return list(compare_metadata(context, Base.metadata))
 
 
-def test_head_is_the_one_migration(engine: Engine) -> None:
-    assert head_revision(engine) == "0001"
+def test_head_is_the_cds_feedback_migration(engine: Engine) -> None:
+    assert head_revision(engine) == HEAD
 
 
 def test_upgrade_from_empty_creates_the_store(engine: Engine) -> None:
@@ -49,8 +52,8 @@ def test_upgrade_from_empty_creates_the_store(engine: Engine) -> None:
 
     upgrade(engine)
 
-    assert _tables(engine) == {"saved_plans", "alembic_version"}
-    assert current_revision(engine) == head_revision(engine) == "0001"
+    assert _tables(engine) == {"saved_plans", "cds_feedback", "alembic_version"}
+    assert current_revision(engine) == head_revision(engine) == HEAD
     columns = {c["name"]: c for c in inspect(engine).get_columns("saved_plans")}
     assert set(columns) == {
         "id",
@@ -74,7 +77,7 @@ def test_upgrade_from_empty_creates_the_store(engine: Engine) -> None:
 def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     assert _differences(engine) == []
 
 
@@ -85,13 +88,13 @@ def test_downgrade_to_base_removes_the_table_and_upgrade_works_again(
 
     downgrade(engine, "base")
 
-    assert "saved_plans" not in _tables(engine)
+    assert _tables(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
 
     upgrade(engine)
 
-    assert "saved_plans" in _tables(engine)
-    assert current_revision(engine) == "0001"
+    assert {"saved_plans", "cds_feedback"} <= _tables(engine)
+    assert current_revision(engine) == HEAD
     assert _differences(engine) == []
     store = PlanStore(database_url)  # migrates on open: already at head
     try:
@@ -110,13 +113,71 @@ def test_migrated_database_matches_the_model(engine: Engine) -> None:
 def test_model_differences_are_detected(engine: Engine) -> None:
     # The comparison itself works: an empty database differs from the model.
     differences = _differences(engine)
-    assert [d[0] for d in differences if isinstance(d, tuple)] == ["add_table"] + ["add_index"] * 3
+    kinds = sorted(d[0] for d in differences if isinstance(d, tuple))
+    assert kinds == ["add_index"] * 5 + ["add_table"] * 2
 
 
 def test_plan_store_opening_migrates_an_empty_database(database_url: str) -> None:
     store = PlanStore(database_url)
     try:
-        assert current_revision(store.engine) == "0001"
+        assert current_revision(store.engine) == HEAD
         assert _differences(store.engine) == []
     finally:
         store.close()
+
+
+def test_cds_feedback_table(engine: Engine) -> None:
+    upgrade(engine)
+
+    columns = {c["name"]: c for c in inspect(engine).get_columns("cds_feedback")}
+    assert set(columns) == {
+        "id",
+        "service_id",
+        "card_uuid",
+        "outcome",
+        "outcome_timestamp",
+        "accepted_suggestions",
+        "override_system",
+        "override_code",
+        "override_display",
+        "user_comment",
+        "client_iss",
+        "client_sub",
+        "received_at",
+    }
+    assert sorted(n for n, c in columns.items() if c["nullable"]) == [
+        "client_iss",
+        "client_sub",
+        "override_code",
+        "override_display",
+        "override_system",
+        "user_comment",
+    ]
+    assert {i["name"] for i in inspect(engine).get_indexes("cds_feedback")} == FEEDBACK_INDEXES
+
+
+def test_upgrade_from_0001_keeps_the_plans_and_downgrade_to_0001_drops_only_feedback(
+    engine: Engine, database_url: str
+) -> None:
+    upgrade(engine, "0001")
+    assert _tables(engine) == {"saved_plans", "alembic_version"}
+    store = PlanStore(database_url, migrate=False)
+    try:
+        saved = store.save(example_case("BEFORE-0002"), {"format": "netnav-plan/1"}, "kv")
+    finally:
+        store.close()
+
+    upgrade(engine)
+
+    assert current_revision(engine) == HEAD
+    assert _differences(engine) == []
+    store = PlanStore(database_url)
+    try:
+        assert store.get(saved.id) == saved
+    finally:
+        store.close()
+
+    downgrade(engine, "0001")
+
+    assert _tables(engine) == {"saved_plans", "alembic_version"}
+    assert current_revision(engine) == "0001"

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from netnav import __version__
 from netnav.knowledge.load import Knowledge, default_knowledge
 from netnav.web.api_v1 import api_router
+from netnav.web.cds_hooks import cds_router
 from netnav.web.config import ServerConfig
 from netnav.web.openapi import component_schemas, problem_responses, ref
 from netnav.web.pages import page_router, render_error_page
@@ -102,6 +103,7 @@ def create_app(
     app.state.netnav = ctx
     app.include_router(api_router(ctx, config.api_tokens, config.require_api_token))
     app.include_router(page_router(ctx))
+    app.include_router(cds_router(ctx, config.cds, clock=clock))
     app.mount(
         "/static",
         StaticFiles(packages=[("netnav.web", "static")]),

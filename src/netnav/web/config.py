@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from netnav.errors import NetnavError
+from netnav.web.cds_config import CdsSettings, CdsSettingsError
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -66,6 +67,7 @@ class ServerConfig:
     require_api_token: bool = False
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     max_body_bytes: int = MAX_BODY_BYTES
+    cds: CdsSettings = field(default_factory=CdsSettings)  # /cds-services (cds_config.py)
 
     @classmethod
     def from_env(
@@ -93,9 +95,14 @@ class ServerConfig:
                 "or bind to 127.0.0.1"
             )
         secret = env.get("NETNAV_SECRET_KEY") or secrets.token_urlsafe(32)
+        try:
+            cds = CdsSettings.from_env(env, loopback=loopback)
+        except CdsSettingsError as error:
+            raise ServerConfigError(str(error)) from None
         return cls(
             database_url=env.get("NETNAV_DATABASE_URL") or default_database_url(env),
             api_tokens=tokens,
             require_api_token=not loopback,
             secret_key=secret,
+            cds=cds,
         )

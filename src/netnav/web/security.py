@@ -162,6 +162,7 @@ _URL_WORDS: Final = frozenset(
         "v1", "plans", "new", "rerun", "explain", "guide", "guide.pdf", "clinician.pdf",
         "plan.json", "case.json", "edit", "knowledge", "rules", "schema", "case", "healthz",
         "docs", "openapi.json", "static", "netnav.css", "problems", "favicon.ico",
+        "cds-services", "netnav-plan", "feedback",
     }
 )  # fmt: skip
 

@@ -1,0 +1,352 @@
+"""A netnav plan as CDS Hooks cards (CDS Hooks 2.0, "CDS Service Response").
+
+:func:`plan_cards` gives the ``plan`` card — options best first with their reasons and
+evidence, what to avoid, the missing information with the test that settles it, and what of the
+record was not used — and, when the patient is receiving a therapy the plan advises against, a
+``safety`` card. :func:`unplannable_card` is the one card of a record netnav cannot plan from.
+
+The indicator is read from the plan, not from clinical conditions written here:
+
+* ``critical``: an option of the plan is recommended by a rule in the knowledge base's urgent
+  band (rule priority 1–:data:`URGENT_PRIORITY`: crises, fluids, valve surgery), or the patient
+  is receiving (``ongoing``) a therapy the plan lists under ``avoid``;
+* ``warning``: the plan lists therapies to avoid, or an option carries cautions;
+* ``info``: otherwise.
+
+Card ids are UUID 5 of the ``hookInstance`` and the card kind, so a repeated call gives the
+same ids. Text that comes from the patient's record is escaped before it goes into Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+import yaml
+
+from netnav.errors import CaseProblem
+from netnav.fhir import Unmapped
+from netnav.knowledge.load import Knowledge
+
+__all__ = [
+    "CARD_NAMESPACE",
+    "OVERRIDE_REASONS",
+    "OVERRIDE_SYSTEM",
+    "SUMMARY_MAX",
+    "TOPIC_SYSTEM",
+    "URGENT_PRIORITY",
+    "CardContext",
+    "card_uuid",
+    "plan_cards",
+    "unplannable_card",
+]
+
+SUMMARY_MAX: Final = 140
+"""The spec's limit on a card's ``summary`` (characters)."""
+URGENT_PRIORITY: Final = 4
+"""Rules recommending with priority 1..4 are urgent (the knowledge base's priority scale)."""
+CARD_NAMESPACE: Final = uuid.UUID("4f0c5b0e-6a3e-5d1c-9a51-6e65746e6176")
+TOPIC_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/cds-topic"
+OVERRIDE_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/cds-override-reason"
+OVERRIDE_REASONS: Final[tuple[dict[str, str], ...]] = (
+    {"system": OVERRIDE_SYSTEM, "code": "patient-preference", "display": "Patient's preference"},
+    {"system": OVERRIDE_SYSTEM, "code": "tumour-board", "display": "Tumour board decided otherwise"},
+    {"system": OVERRIDE_SYSTEM, "code": "record-incomplete", "display": "The record is incomplete or wrong"},
+    {"system": OVERRIDE_SYSTEM, "code": "already-addressed", "display": "Already addressed"},
+    {"system": OVERRIDE_SYSTEM, "code": "clinical-judgement", "display": "Clinical judgement"},
+)  # fmt: skip
+"""Override reasons offered on every card (``overrideReasons``); feedback may cite them."""
+UNMAPPED_SHOWN: Final = 10
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """Where the cards point: the saved plan's page, the SMART launch, the service's home."""
+
+    hook_instance: str
+    base_url: str
+    plan_id: str | None = None
+    smart_launch_url: str | None = None
+
+    @property
+    def plan_url(self) -> str | None:
+        return f"{self.base_url}/plans/{self.plan_id}" if self.plan_id else None
+
+
+def card_uuid(hook_instance: str, kind: str) -> str:
+    """The card id of ``kind`` in the call ``hook_instance`` (UUID 5, deterministic)."""
+    return str(uuid.uuid5(CARD_NAMESPACE, f"{hook_instance}:{kind}"))
+
+
+def md(text: object) -> str:
+    """``text`` with Markdown's special characters escaped (text from the patient's record)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def summary(text: str) -> str:
+    """``text`` cut to :data:`SUMMARY_MAX` characters (an ellipsis where cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
+
+
+@cache
+def _test_names() -> dict[str, str]:
+    text = resources.files("netnav.web").joinpath("data/tests.yaml").read_text("utf-8")
+    names: dict[str, str] = yaml.safe_load(text)
+    return names
+
+
+def _test_name(test: str | None) -> str | None:
+    if not test:
+        return None
+    return _test_names().get(test, test.replace("_", " "))
+
+
+def urgent_options(plan: Mapping[str, Any], kb: Knowledge) -> list[str]:
+    """Options of ``plan`` recommended by an urgent-band rule (see module doc)."""
+    urgent = {
+        (rule.spec.id, rec.option)
+        for rule in kb.rules
+        for rec in rule.spec.recommend
+        if rec.priority <= URGENT_PRIORITY
+    }
+    return [
+        o["id"]
+        for o in plan.get("options", [])
+        if any((r, o["id"]) in urgent for r in o.get("basis", {}).get("rules", []))
+    ]
+
+
+def avoided_now(plan: Mapping[str, Any], case_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plan's ``avoid`` entries whose therapy the case says is ongoing."""
+    ongoing = {
+        t.get("therapy")
+        for t in case_doc.get("treatments") or []
+        if isinstance(t, Mapping) and t.get("ongoing") is True
+    }
+    return [a for a in plan.get("avoid", []) if a.get("id") in ongoing]
+
+
+def indicator(plan: Mapping[str, Any], kb: Knowledge, case_doc: Mapping[str, Any]) -> str:
+    """``critical``, ``warning`` or ``info`` for the plan card (module doc)."""
+    if urgent_options(plan, kb) or avoided_now(plan, case_doc):
+        return "critical"
+    if plan.get("avoid") or any(o.get("cautions") for o in plan.get("options", [])):
+        return "warning"
+    return "info"
+
+
+def _source(kb: Knowledge, ctx: CardContext) -> dict[str, Any]:
+    return {
+        "label": f"netnav (knowledge {kb.version})",
+        "url": f"{ctx.base_url}/",
+        "topic": {
+            "system": TOPIC_SYSTEM,
+            "code": "net-management-plan",
+            "display": f"NET management plan, knowledge base {kb.version}",
+        },
+    }
+
+
+def _links(ctx: CardContext) -> list[dict[str, Any]]:
+    links: list[dict[str, Any]] = []
+    if ctx.plan_url:
+        links.append(
+            {"label": "Open the saved plan in netnav", "url": ctx.plan_url, "type": "absolute"}
+        )
+    launch = ctx.smart_launch_url or ctx.plan_url
+    if launch:
+        link: dict[str, Any] = {"label": "Open netnav (SMART app)", "url": launch, "type": "smart"}
+        if ctx.plan_id:
+            link["appContext"] = f"plan={ctx.plan_id}"
+        links.append(link)
+    return links
+
+
+def _evidence_line(items: Sequence[Mapping[str, Any]]) -> str:
+    cited = []
+    for e in items:
+        year = f", {e['year']}" if e.get("year") else ""
+        cited.append(f"{e['id']} ({e.get('title', '')}{year})")
+    return "; ".join(cited)
+
+
+def _options_md(plan: Mapping[str, Any]) -> list[str]:
+    lines = ["### Options, best first", ""]
+    options = plan.get("options", [])
+    if not options:
+        lines.append("No option could be recommended from what is known; see what is missing.")
+    for o in options:
+        lines.append(f"{o['rank']}. **{o.get('name', o['id'])}** — {o['tier']}")
+        lines.extend(f"   - {why}" for why in o.get("rationale", []))
+        if o.get("evidence"):
+            lines.append(f"   - Evidence: {_evidence_line(o['evidence'])}")
+        lines.extend(f"   - Caution: {c}" for c in o.get("cautions", []))
+    return lines
+
+
+def _avoid_md(plan: Mapping[str, Any]) -> list[str]:
+    avoid = plan.get("avoid", [])
+    if not avoid:
+        return []
+    lines = ["", "### Avoid", ""]
+    for a in avoid:
+        reasons = "; ".join(a.get("reasons", []))
+        evidence = _evidence_line(a.get("evidence", []))
+        lines.append(
+            f"- **{a.get('name', a['id'])}**: {reasons}"
+            + (f" (evidence: {evidence})" if evidence else "")
+        )
+    return lines
+
+
+def _missing_md(plan: Mapping[str, Any]) -> list[str]:
+    missing = plan.get("missing_information", [])
+    if not missing:
+        return []
+    lines = ["", "### Missing information", ""]
+    for m in missing:
+        test = _test_name(m.get("test"))
+        settle = f" *Test that settles it:* {test}." if test else ""
+        lines.append(f"- **{m.get('label', m['field'])}** (`{m['field']}`): {m['why']}{settle}")
+    return lines
+
+
+def unmapped_md(unmapped: Sequence[Unmapped]) -> list[str]:
+    """The record's data that netnav did not use (first :data:`UNMAPPED_SHOWN`)."""
+    if not unmapped:
+        return []
+    lines = [
+        "",
+        "### Not used from the record",
+        "",
+        f"{len(unmapped)} element{'s' if len(unmapped) != 1 else ''} of the record "
+        "did not become part of the case:",
+        "",
+    ]
+    for u in unmapped[:UNMAPPED_SHOWN]:
+        lines.append(f"- {md(u.resource)} `{md(u.element)}`: {md(u.reason)}")
+    if len(unmapped) > UNMAPPED_SHOWN:
+        lines.append(f"- … and {len(unmapped) - UNMAPPED_SHOWN} more (see the saved plan)")
+    return lines
+
+
+def _footer(kb: Knowledge, ctx: CardContext) -> list[str]:
+    lines = [
+        "",
+        "---",
+        f"Knowledge base {kb.version} (reviewed {kb.manifest.last_reviewed}). Decision "
+        "support for clinicians, not a prescription.",
+    ]
+    if ctx.plan_url:
+        lines[-1] += f" [Open the saved plan]({ctx.plan_url})."
+    return lines
+
+
+def _plan_summary(plan: Mapping[str, Any]) -> str:
+    options = plan.get("options", [])
+    missing = len(plan.get("missing_information", []))
+    gaps = f"; {missing} fact{'s' if missing != 1 else ''} missing" if missing else ""
+    if not options:
+        return summary(f"NET plan: no option yet{gaps}")
+    top = options[0]
+    more = f" + {len(options) - 1} more" if len(options) > 1 else ""
+    head = f"NET plan: {top.get('name', top['id'])} ({top['tier']}){more}{gaps}"
+    if len(head) > SUMMARY_MAX:  # a long option name: keep the counts, cut the name
+        tail = f" ({top['tier']}){more}{gaps}"
+        name = str(top.get("name", top["id"]))[: SUMMARY_MAX - len("NET plan: ") - len(tail) - 1]
+        head = f"NET plan: {name.rstrip()}…{tail}"
+    return summary(head)
+
+
+def plan_cards(
+    plan: Mapping[str, Any],
+    case_doc: Mapping[str, Any],
+    kb: Knowledge,
+    ctx: CardContext,
+    unmapped: Sequence[Unmapped] = (),
+) -> list[dict[str, Any]]:
+    """The cards of a plan: ``plan``, and ``safety`` when an avoided therapy is ongoing."""
+    cards: list[dict[str, Any]] = []
+    current = avoided_now(plan, case_doc)
+    if current:
+        names = ", ".join(str(a.get("name", a["id"])) for a in current)
+        detail = ["The patient is receiving a therapy this plan advises against:", ""]
+        for a in current:
+            detail.append(f"- **{a.get('name', a['id'])}**: {'; '.join(a.get('reasons', []))}")
+        detail.extend(_footer(kb, ctx))
+        cards.append(
+            _card(
+                ctx,
+                "safety",
+                f"Review current therapy: {names} is advised against",
+                "critical",
+                kb,
+                detail,
+            )
+        )
+    detail = _options_md(plan) + _avoid_md(plan) + _missing_md(plan)
+    warnings = plan.get("warnings", [])
+    if warnings:
+        detail += ["", "### Notes", ""] + [f"- {w}" for w in warnings]
+    detail += unmapped_md(unmapped) + _footer(kb, ctx)
+    cards.append(_card(ctx, "plan", _plan_summary(plan), indicator(plan, kb, case_doc), kb, detail))
+    return cards
+
+
+def unplannable_card(
+    problems: Iterable[CaseProblem],
+    kb: Knowledge,
+    ctx: CardContext,
+    unmapped: Sequence[Unmapped] = (),
+) -> dict[str, Any]:
+    """The one ``info`` card of a record netnav cannot plan from: what is missing or wrong."""
+    problems = list(problems)
+    fields = [p.path or "the case" for p in problems]
+    first = next((f for f in fields if f != "tumor"), fields[0] if fields else "the case")
+    detail = [
+        "netnav could not make a case it can plan from this record. What is missing or not valid:",
+        "",
+    ]
+    for p in problems:
+        allowed = f" (allowed: {md(p.allowed)})" if p.allowed else ""
+        detail.append(f"- `{md(p.path or 'case')}`: {md(p.message)}{allowed}")
+    if any(f.startswith("tumor") for f in fields):
+        detail += [
+            "",
+            "netnav plans neuroendocrine neoplasms: it needs a primary cancer Condition with a "
+            "neuroendocrine code (ICD-10-CM C7A/C7B, or an ICD-O-3 morphology 8240/3, 8249/3, "
+            "8246/3, 8041/3, 8013/3, 8154/3) and its site.",
+        ]
+    detail += unmapped_md(unmapped) + _footer(kb, ctx)
+    text = f"netnav cannot plan from this record: {first} missing or invalid"
+    return _card(ctx, "unplannable", text, "info", kb, detail, links=False)
+
+
+def _card(
+    ctx: CardContext,
+    kind: str,
+    text: str,
+    level: str,
+    kb: Knowledge,
+    detail: list[str],
+    *,
+    links: bool = True,
+) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "uuid": card_uuid(ctx.hook_instance, kind),
+        "summary": summary(text),
+        "indicator": level,
+        "detail": "\n".join(detail).strip() + "\n",
+        "source": _source(kb, ctx),
+        "overrideReasons": list(OVERRIDE_REASONS),
+    }
+    if links and _links(ctx):
+        card["links"] = _links(ctx)
+    return card

@@ -1,0 +1,329 @@
+"""The CDS Hooks service of netnav (CDS Hooks 2.0): the plan, as cards, inside the EHR.
+
+* ``GET /cds-services``: discovery (open, as the spec allows): the ``netnav-plan`` service on
+  the ``patient-view`` hook with its prefetch templates (:data:`~netnav.web.cds_prefetch.PREFETCH`).
+* ``POST /cds-services/netnav-plan``: the hook call. The client's JWT is checked
+  (:mod:`~netnav.web.cds_auth`; anything wrong: a bare 401), the prefetch gathered or fetched
+  (:mod:`~netnav.web.cds_prefetch`; unobtainable: 412 with an OperationOutcome), the record
+  imported as a case (:func:`netnav.fhir.import_bundle`, ``as_of`` today), planned and saved
+  like any plan, and answered with cards (:mod:`~netnav.web.cds_cards`).
+* ``POST /cds-services/netnav-plan/feedback``: what the clinician did with the cards, stored
+  (:mod:`~netnav.web.cds_feedback`).
+
+CORS headers are sent to the origins of ``NETNAV_CDS_CORS_ORIGINS`` only (browser-based
+clients such as the CDS Hooks sandbox). None of these routes is in the ``/v1`` OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Final, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from netnav.case.load import case_from_mapping
+from netnav.errors import CaseError, CaseProblem
+from netnav.fhir import FhirImportError
+from netnav.web.cds_auth import CdsJwtVerifier, CdsUnauthorized
+from netnav.web.cds_cards import CardContext, plan_cards, unplannable_card
+from netnav.web.cds_config import CdsSettings
+from netnav.web.cds_feedback import FeedbackRequest, FeedbackStore
+from netnav.web.cds_prefetch import (
+    FHIR_JSON,
+    PREFETCH,
+    PrefetchUnavailable,
+    collection_bundle,
+    gather,
+    operation_outcome,
+)
+from netnav.web.problems import ProblemField, problem_response
+from netnav.web.security import mark_plan
+from netnav.web.service import WebContext, plan_and_save
+
+__all__ = ["HOOK", "SERVICE_ID", "HookRequest", "cds_router", "discovery_document"]
+
+log = logging.getLogger("netnav.web.cds")
+
+SERVICE_ID: Final = "netnav-plan"
+HOOK: Final = "patient-view"
+_CORS_MAX_AGE: Final = "600"
+_NOT_JSON: Final = object()
+
+
+class FhirAuthorization(BaseModel):
+    """The OAuth 2.0 access token the client grants for its FHIR server."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    access_token: str = Field(min_length=1, max_length=16_384, repr=False)
+    token_type: Literal["Bearer", "bearer"] = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+
+
+class HookContext(BaseModel):
+    """The ``patient-view`` context: who is looking at whose chart."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    userId: str = Field(min_length=1, max_length=500)
+    patientId: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9\-.]+$")
+    encounterId: str | None = Field(default=None, max_length=200)
+
+
+class HookRequest(BaseModel):
+    """A CDS Hooks request to ``netnav-plan``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    hook: Literal["patient-view"]
+    hookInstance: str = Field(min_length=1, max_length=200)
+    fhirServer: str | None = Field(default=None, max_length=2000)
+    fhirAuthorization: FhirAuthorization | None = None
+    context: HookContext
+    prefetch: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+
+
+def discovery_document() -> dict[str, Any]:
+    """The ``GET /cds-services`` answer."""
+    return {
+        "services": [
+            {
+                "hook": HOOK,
+                "id": SERVICE_ID,
+                "title": "netnav: neuroendocrine neoplasm management plan",
+                "description": "Reads the patient's neuroendocrine neoplasm from the chart "
+                "(FHIR R4, mCODE) and returns netnav's ranked, evidence-cited plan: options "
+                "with their reasons, what to avoid and the missing information with the test "
+                "that settles it. Decision support for clinicians, not a prescription.",
+                "prefetch": dict(PREFETCH),
+                "usageRequirements": "Read access to the patient's Patient, Condition, "
+                "Observation, MedicationRequest and Procedure resources (prefetch or "
+                "fhirAuthorization). Calls must carry a JWT from an issuer the netnav server "
+                "trusts (NETNAV_CDS_ISSUERS).",
+            }
+        ]
+    }
+
+
+def _fields(error: ValidationError) -> list[ProblemField]:
+    out = []
+    for err in error.errors()[:20]:
+        path = ".".join(str(p) for p in err.get("loc", ()))
+        message = str(err.get("msg", "invalid"))
+        out.append(ProblemField(path=path, message=message, detail=f"{path}: {message}"))
+    return out
+
+
+def cds_router(
+    ctx: WebContext,
+    settings: CdsSettings,
+    *,
+    clock: Callable[[], datetime],
+    verifier: CdsJwtVerifier | None = None,
+) -> APIRouter:
+    """The ``/cds-services`` routes bound to ``ctx`` and ``settings``.
+
+    ``clock`` gives "now" (UTC): today's date is the ``as_of`` of the imported case.
+    """
+    # httpx logs every request URL at INFO: a FHIR query names the patient. Keep it out.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    jwt_verifier = verifier or CdsJwtVerifier(settings)
+    feedback_store = FeedbackStore(ctx.store.engine, clock=clock)
+    router = APIRouter(include_in_schema=False)
+
+    def base_url(request: Request) -> str:
+        if settings.base_url:
+            return settings.base_url
+        return str(request.base_url).rstrip("/")
+
+    def cors(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin", "").rstrip("/")
+        if origin and (origin in settings.cors_origins or "*" in settings.cors_origins):
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
+    def json_response(
+        request: Request, body: Any, status: int = 200, media: str | None = None
+    ) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=cors(request), media_type=media)
+
+    async def authorize(request: Request, audiences: list[str]) -> dict[str, Any] | Response:
+        if not settings.auth_required:
+            return {}
+        try:
+            return await jwt_verifier.verify(request.headers.get("authorization"), audiences)
+        except CdsUnauthorized as refused:
+            log.warning("cds auth refused: %s", refused.reason)
+            return Response(status_code=401, headers=cors(request))
+
+    async def read_json(request: Request) -> Any:
+        body = await request.body()
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            return _NOT_JSON
+
+    @router.get("/cds-services")
+    async def discovery(request: Request) -> JSONResponse:
+        return json_response(request, discovery_document())
+
+    @router.options("/cds-services")
+    @router.options("/cds-services/{rest:path}")
+    async def preflight(request: Request) -> Response:
+        headers = cors(request)
+        if headers:
+            headers.update(
+                {
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                    "Access-Control-Max-Age": _CORS_MAX_AGE,
+                }
+            )
+        return Response(status_code=204, headers=headers)
+
+    @router.post(f"/cds-services/{SERVICE_ID}")
+    async def patient_view(request: Request) -> Response:
+        endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
+        claims = await authorize(request, [endpoint])
+        if isinstance(claims, Response):
+            return claims
+        document = await read_json(request)
+        if document is _NOT_JSON:
+            return _with(
+                cors(request), problem_response("malformed-request", "the body is not valid JSON")
+            )
+        try:
+            hook = HookRequest.model_validate(document)
+        except ValidationError as error:
+            fields = _fields(error)
+            return _with(
+                cors(request),
+                problem_response(
+                    "invalid-request",
+                    "not a patient-view CDS Hooks request: "
+                    + "; ".join(f.detail for f in fields[:3]),
+                    errors=fields,
+                ),
+            )
+        auth = hook.fhirAuthorization
+        try:
+            gathered = await gather(
+                hook.prefetch,
+                hook.context.patientId,
+                hook.fhirServer,
+                auth.access_token if auth else None,
+                timeout_s=settings.fetch_timeout_s,
+                max_pages=settings.max_pages,
+                transport=settings.transport,
+            )
+        except PrefetchUnavailable as missing:
+            return json_response(
+                request, operation_outcome(missing.keys, missing.reason), 412, FHIR_JSON
+            )
+        bundle = collection_bundle(gathered)
+        card_ctx = CardContext(
+            hook_instance=hook.hookInstance,
+            base_url=base_url(request),
+            smart_launch_url=settings.smart_launch_url,
+        )
+        try:
+            cards, plan_id = await run_in_threadpool(_cards, ctx, bundle, clock().date(), card_ctx)
+        except SQLAlchemyError:
+            return _with(
+                cors(request),
+                problem_response(
+                    "unavailable", "the plan database did not answer; nothing was saved"
+                ),
+            )
+        if plan_id:
+            mark_plan(request, plan_id)
+        return json_response(request, {"cards": cards})
+
+    @router.post(f"/cds-services/{SERVICE_ID}/feedback")
+    async def feedback(request: Request) -> Response:
+        endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
+        claims = await authorize(request, [f"{endpoint}/feedback", endpoint])
+        if isinstance(claims, Response):
+            return claims
+        document = await read_json(request)
+        if document is _NOT_JSON:
+            return _with(
+                cors(request), problem_response("malformed-request", "the body is not valid JSON")
+            )
+        try:
+            items = FeedbackRequest.model_validate(document)
+        except ValidationError as error:
+            fields = _fields(error)
+            return _with(
+                cors(request),
+                problem_response(
+                    "invalid-request",
+                    "not a CDS Hooks feedback request: " + "; ".join(f.detail for f in fields[:3]),
+                    errors=fields,
+                ),
+            )
+        try:
+            await run_in_threadpool(
+                feedback_store.save,
+                SERVICE_ID,
+                items,
+                client_iss=_text(claims.get("iss")),
+                client_sub=_text(claims.get("sub")),
+            )
+        except SQLAlchemyError:
+            return _with(
+                cors(request),
+                problem_response("unavailable", "the database did not answer; nothing was saved"),
+            )
+        return Response(status_code=200, headers=cors(request))
+
+    @router.post("/cds-services/{service_id:path}")
+    async def unknown_service(request: Request, service_id: str) -> Response:
+        return _with(cors(request), problem_response("not-found", "no CDS service has this id"))
+
+    return router
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _with(headers: Mapping[str, str], response: Response) -> Response:
+    response.headers.update(headers)
+    return response
+
+
+def _cards(
+    ctx: WebContext, bundle: dict[str, Any], today: date, card_ctx: CardContext
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Import, validate, plan and save; the cards and the saved plan's id (None: no plan)."""
+    from netnav.fhir import import_bundle  # read at call time (tests may replace it)
+
+    kb = ctx.knowledge
+    try:
+        imported = import_bundle(bundle, as_of=today)
+    except FhirImportError as error:
+        problem = CaseProblem(error.path, error.reason, error.value, error.allowed)
+        return [unplannable_card([problem], kb, card_ctx)], None
+    try:
+        case = case_from_mapping(imported.case)
+    except CaseError as error:
+        return [unplannable_card(error.problems, kb, card_ctx, imported.unmapped)], None
+    saved = plan_and_save(ctx, case, imported.case)
+    plan_ctx = CardContext(
+        hook_instance=card_ctx.hook_instance,
+        base_url=card_ctx.base_url,
+        plan_id=saved.id,
+        smart_launch_url=card_ctx.smart_launch_url,
+    )
+    return plan_cards(saved.plan, imported.case, kb, plan_ctx, imported.unmapped), saved.id

@@ -1,0 +1,620 @@
+"""The CDS Hooks service: discovery, a sandbox-shaped ``patient-view`` call answered with cards,
+prefetch present / missing (fetched from the FHIR server, paged) / missing without a server
+(412 OperationOutcome) / ``null`` (no data), the cards' contract (summary ≤ 140 characters,
+indicator, source with the knowledge version, links to the saved plan and the SMART app), a
+record netnav cannot plan from (one info card), CORS, and the feedback endpoint stored and read
+back on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from netnav.web.cds_cards import OVERRIDE_REASONS, SUMMARY_MAX, card_uuid
+from netnav.web.cds_feedback import FeedbackStore
+from netnav.web.cds_prefetch import PREFETCH
+from netnav.web.store import utc_now
+from tests.cds_support import (
+    ACCESS_TOKEN,
+    CASE_FIELD,
+    CASE_VALUE,
+    FEEDBACK_URL,
+    FHIR_BASE,
+    PATIENT_ID,
+    SERVICE_URL,
+    THERAPY,
+    FakeEhr,
+    Signer,
+    bearer,
+    cds_web,
+    make_token,
+    patient_resources,
+    prefetch_of,
+    rsa_signer,
+    sandbox_request,
+    settings_for,
+)
+from tests.web_support import WebApp, database_url_fixture, sqlite_url  # noqa: F401
+
+INDICATORS = {"info", "warning", "critical"}
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return rsa_signer()
+
+
+@pytest.fixture
+def ehr() -> FakeEhr:
+    return FakeEhr(patient_resources())
+
+
+@pytest.fixture
+def web(tmp_path: Path, signer: Signer, ehr: FakeEhr) -> Iterator[WebApp]:
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer)) as app:
+        yield app
+
+
+def call(web: WebApp, signer: Signer, body: Any, **kwargs: Any) -> httpx.Response:
+    headers = {"Content-Type": "application/json", **bearer(make_token(signer)), **kwargs}
+    return web.client.post(SERVICE_URL, content=json.dumps(body).encode(), headers=headers)
+
+
+def check_card(card: dict[str, Any]) -> None:
+    """The CDS Hooks 2.0 card contract."""
+    assert uuid.UUID(card["uuid"])
+    assert isinstance(card["summary"], str) and 0 < len(card["summary"]) <= SUMMARY_MAX
+    assert card["indicator"] in INDICATORS
+    assert card["source"]["label"].startswith("netnav (knowledge ")
+    assert card["source"]["topic"]["display"].endswith(card["source"]["label"][19:-1])
+    assert isinstance(card["detail"], str) and card["detail"].strip()
+    assert card["overrideReasons"] == list(OVERRIDE_REASONS)
+    for link in card.get("links", []):
+        assert link["type"] in ("absolute", "smart")
+        assert link["url"].startswith("http")
+        assert link["label"]
+    assert "suggestions" not in card and "selectionBehavior" not in card
+
+
+# --- discovery ------------------------------------------------------------------------------
+
+
+def test_discovery_describes_the_patient_view_service(web: WebApp) -> None:
+    response = web.client.get("/cds-services")  # open: no JWT
+
+    assert response.status_code == 200
+    [service] = response.json()["services"]
+    assert service["id"] == "netnav-plan"
+    assert service["hook"] == "patient-view"
+    assert service["title"] and service["description"] and service["usageRequirements"]
+    assert service["prefetch"] == {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        "procedures": "Procedure?patient={{context.patientId}}",
+    }
+    assert "/cds-services" not in json.dumps(web.client.get("/openapi.json").json()["paths"])
+
+
+# --- the sandbox's request ------------------------------------------------------------------
+
+
+def test_sandbox_shaped_request_with_prefetch_gets_plan_cards(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    body = sandbox_request(prefetch_of(patient_resources()))
+
+    response = call(web, signer, body)
+
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert cards, "at least the plan card"
+    for card in cards:
+        check_card(card)
+    plan_card = next(c for c in cards if c["uuid"] == card_uuid(body["hookInstance"], "plan"))
+    assert plan_card["summary"].startswith("NET plan: ")
+    assert ehr.requests == []  # everything was prefetched
+    # The plan was saved; the links open it.
+    [saved], total = web.store.search()
+    assert total == 1
+    links = {link["type"]: link for link in plan_card["links"]}
+    assert links["absolute"]["url"] == f"http://testserver/plans/{saved.id}"
+    assert links["smart"]["url"] == f"http://testserver/plans/{saved.id}"
+    assert links["smart"]["appContext"] == f"plan={saved.id}"
+    assert web.client.get(links["absolute"]["url"]).status_code == 200
+    # The detail lists the options with reasons and evidence, and the missing information.
+    detail = plan_card["detail"]
+    assert "### Options, best first" in detail
+    for option in saved.plan["options"]:
+        assert option["name"] in detail
+        assert option["evidence"][0]["id"] in detail
+    for missing in saved.plan["missing_information"]:
+        assert missing["field"] in detail
+    assert f"Knowledge base {web.knowledge.version}" in detail
+    # as_of is today, set by the service (the engine never reads the clock).
+    assert saved.case["as_of"] == utc_now().date().isoformat()
+
+
+def test_same_hook_instance_gives_the_same_card_ids(web: WebApp, signer: Signer) -> None:
+    body = sandbox_request(prefetch_of(patient_resources()))
+    first = call(web, signer, body).json()["cards"]
+    second = call(web, signer, body).json()["cards"]
+    assert [c["uuid"] for c in first] == [c["uuid"] for c in second]
+
+
+def test_configured_smart_launch_url_and_base_url(
+    tmp_path: Path, signer: Signer, ehr: FakeEhr
+) -> None:
+    settings = settings_for(
+        ehr,
+        signer,
+        base_url="https://netnav.example.org",
+        smart_launch_url="https://netnav.example.org/smart/launch",
+    )
+    with cds_web(sqlite_url(tmp_path), settings) as web:
+        token = make_token(signer, aud="https://netnav.example.org/cds-services/netnav-plan")
+        response = web.client.post(
+            SERVICE_URL,
+            content=json.dumps(sandbox_request(prefetch_of(patient_resources()))).encode(),
+            headers={"Content-Type": "application/json", **bearer(token)},
+        )
+        assert response.status_code == 200, response.text
+        card = response.json()["cards"][-1]
+        links = {link["type"]: link["url"] for link in card["links"]}
+        assert links["smart"] == "https://netnav.example.org/smart/launch"
+        assert links["absolute"].startswith("https://netnav.example.org/plans/")
+        assert card["source"]["url"] == "https://netnav.example.org/"
+
+
+# --- prefetch -------------------------------------------------------------------------------
+
+
+def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_access_token(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    prefetch = prefetch_of(patient_resources())
+    del prefetch["observations"]
+    del prefetch["patient"]
+
+    response = call(web, signer, sandbox_request(prefetch))
+
+    assert response.status_code == 200, response.text
+    urls = sorted(str(r.url) for r in ehr.requests)
+    assert urls == [
+        f"{FHIR_BASE}/Observation?patient={PATIENT_ID}",
+        f"{FHIR_BASE}/Patient/{PATIENT_ID}",
+    ]
+    for request in ehr.requests:
+        assert request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+        assert request.headers["Accept"] == "application/fhir+json"
+    [saved], _ = web.store.search()
+    assert saved.case["tumor"]["ki67_percent"] == 4  # from the fetched Observation
+
+
+def test_no_prefetch_at_all_fetches_every_key_following_next_links(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    ehr.page_size = 2  # 5 Observations: 3 pages
+
+    response = call(web, signer, sandbox_request(None))
+
+    assert response.status_code == 200, response.text
+    observation_pages = [r for r in ehr.requests if r.url.path.endswith("/Observation")]
+    assert len(observation_pages) == 3
+    assert len(ehr.requests) == len(PREFETCH) + 2
+    [saved], _ = web.store.search()
+    assert saved.case["tumor"]["ki67_percent"] == 4
+
+
+def test_page_cap_stops_following_next_links(tmp_path: Path, signer: Signer, ehr: FakeEhr) -> None:
+    ehr.page_size = 1
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer, max_pages=2)) as web:
+        prefetch = prefetch_of(patient_resources())
+        del prefetch["observations"]
+        assert call(web, signer, sandbox_request(prefetch)).status_code == 200
+    assert len([r for r in ehr.requests if r.url.path.endswith("/Observation")]) == 2
+
+
+def test_missing_prefetch_without_fhir_server_is_412_operation_outcome(
+    web: WebApp, signer: Signer
+) -> None:
+    prefetch = prefetch_of(patient_resources())
+    del prefetch["conditions"]
+
+    response = call(web, signer, sandbox_request(prefetch, fhir_server=None))
+
+    assert response.status_code == 412
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    [issue] = outcome["issue"]
+    assert issue["severity"] == "error"
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert "Condition?patient=" in issue["details"]["text"]
+    assert web.store.search()[1] == 0  # nothing planned or saved
+
+
+@pytest.mark.parametrize("failure", ["500", "connect"])
+def test_fhir_server_failing_is_412(
+    web: WebApp, signer: Signer, ehr: FakeEhr, failure: str
+) -> None:
+    ehr.fail = failure
+    prefetch = prefetch_of(patient_resources())
+    del prefetch["procedures"]
+
+    response = call(web, signer, sandbox_request(prefetch))
+
+    assert response.status_code == 412
+    assert [i["expression"] for i in response.json()["issue"]] == [["prefetch.procedures"]]
+
+
+def test_plain_http_fhir_server_off_loopback_is_not_called(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    response = call(web, signer, sandbox_request(None, fhir_server="http://ehr.example/fhir"))
+    assert response.status_code == 412
+    assert ehr.requests == []  # the access token never goes over plain HTTP
+
+
+def test_null_prefetch_means_no_data_and_nothing_is_fetched(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["medicationRequests"] = None
+    prefetch["observations"] = None
+
+    response = call(web, signer, sandbox_request(prefetch))
+
+    assert response.status_code == 200, response.text
+    assert ehr.requests == []
+    [saved], _ = web.store.search()
+    assert "ki67_percent" not in saved.case["tumor"]
+    assert all(t["therapy"] != "lanreotide" for t in saved.case.get("treatments", []))
+
+
+def test_operation_outcome_prefetch_is_fetched_again(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["observations"] = {"resourceType": "OperationOutcome", "issue": []}
+    assert call(web, signer, sandbox_request(prefetch)).status_code == 200
+    assert [r.url.path for r in ehr.requests] == ["/fhir/Observation"]
+
+
+def test_next_link_to_another_server_is_not_followed(tmp_path: Path, signer: Signer) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [],
+            "link": [{"relation": "next", "url": "https://evil.example/steal?page=2"}],
+        }
+        return httpx.Response(200, json=bundle)
+
+    settings = settings_for(None, signer, transport=httpx.MockTransport(handler))
+    with cds_web(sqlite_url(tmp_path), settings) as web:
+        prefetch = prefetch_of(patient_resources())
+        del prefetch["procedures"]
+        assert call(web, signer, sandbox_request(prefetch)).status_code == 200
+    assert seen == [f"{FHIR_BASE}/Procedure?patient={PATIENT_ID}"]
+
+
+# --- cards ----------------------------------------------------------------------------------
+
+
+def test_record_without_a_primary_cancer_gets_one_info_card(web: WebApp, signer: Signer) -> None:
+    resources = [r for r in patient_resources() if r["id"] != "cond-primary"]
+    body = sandbox_request(prefetch_of(resources))
+
+    response = call(web, signer, body)
+
+    assert response.status_code == 200
+    [card] = response.json()["cards"]
+    check_card(card)
+    assert card["indicator"] == "info"
+    assert card["uuid"] == card_uuid(body["hookInstance"], "unplannable")
+    assert "cannot plan" in card["summary"]
+    assert "tumor.primary_site" in card["detail"].replace("\\", "")
+    assert web.store.search()[1] == 0
+
+
+def test_ongoing_therapy_the_plan_avoids_gets_a_critical_safety_card(
+    web: WebApp, signer: Signer
+) -> None:
+    subject = {"reference": f"Patient/{PATIENT_ID}"}
+    resources = patient_resources()
+    # Progressive on lanreotide, and sunitinib (a pancreatic-NET drug) ongoing: the plan of
+    # this ileal NET lists sunitinib under avoid.
+    resources += [
+        {
+            "resourceType": "Observation",
+            "id": "obs-course",
+            "status": "final",
+            "code": {"coding": [{"system": CASE_FIELD, "code": "tumor.disease_course"}]},
+            "subject": subject,
+            "effectiveDateTime": "2025-10-01",
+            "valueCodeableConcept": {"coding": [{"system": CASE_VALUE, "code": "progressive"}]},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "medreq-sunitinib",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": THERAPY, "code": "sunitinib"}]},
+            "subject": subject,
+            "authoredOn": "2025-10-15",
+        },
+    ]
+    body = sandbox_request(prefetch_of(resources))
+
+    response = call(web, signer, body)
+
+    assert response.status_code == 200, response.text
+    safety, plan = response.json()["cards"]
+    [saved], _ = web.store.search()
+    assert "sunitinib" in {a["id"] for a in saved.plan["avoid"]}
+    check_card(safety)
+    assert safety["uuid"] == card_uuid(body["hookInstance"], "safety")
+    assert safety["indicator"] == "critical"
+    assert "Sunitinib" in safety["summary"]
+    assert plan["indicator"] == "critical"
+    assert "### Avoid" in plan["detail"]
+
+
+def test_plan_card_lists_what_the_import_did_not_use(web: WebApp, signer: Signer) -> None:
+    response = call(web, signer, sandbox_request(prefetch_of(patient_resources())))
+    plan = response.json()["cards"][-1]
+    assert "### Not used from the record" in plan["detail"]
+    assert "obs\\-glucose" in plan["detail"]  # the record's text, Markdown-escaped
+    assert plan["indicator"] == "info"  # SSA-responsive, nothing to avoid, no caution
+
+
+def test_indicator_follows_the_plan() -> None:
+    from netnav.knowledge.load import default_knowledge
+    from netnav.web.cds_cards import indicator, urgent_options
+
+    kb = default_knowledge()
+    urgent_rule = next(
+        (r.spec.id, rec.option) for r in kb.rules for rec in r.spec.recommend if rec.priority <= 4
+    )
+    plain = {"options": [{"id": "x", "cautions": [], "basis": {"rules": ["G-01"]}}], "avoid": []}
+    assert indicator(plain, kb, {}) == "info"
+    cautious = copy.deepcopy(plain)
+    cautious["options"][0]["cautions"] = ["check renal function"]
+    assert indicator(cautious, kb, {}) == "warning"
+    avoiding = copy.deepcopy(plain)
+    avoiding["avoid"] = [{"id": "sunitinib", "reasons": ["r"]}]
+    assert indicator(avoiding, kb, {}) == "warning"
+    assert (
+        indicator(avoiding, kb, {"treatments": [{"therapy": "sunitinib", "ongoing": True}]})
+        == "critical"
+    )
+    urgent = {
+        "options": [{"id": urgent_rule[1], "cautions": [], "basis": {"rules": [urgent_rule[0]]}}],
+        "avoid": [],
+    }
+    assert urgent_options(urgent, kb) == [urgent_rule[1]]
+    assert indicator(urgent, kb, {}) == "critical"
+
+
+def test_summary_is_cut_to_140_characters() -> None:
+    from netnav.web.cds_cards import _plan_summary, summary
+
+    long_name = "A" * 300
+    plan = {
+        "options": [{"id": "x", "name": long_name, "tier": "preferred"}] * 3,
+        "missing_information": [{}] * 4,
+    }
+    text = _plan_summary(plan)
+    assert len(text) <= SUMMARY_MAX
+    assert text.endswith("(preferred) + 2 more; 4 facts missing")
+    assert len(summary("word " * 100)) == SUMMARY_MAX
+
+
+def test_record_text_is_escaped_in_markdown() -> None:
+    from netnav.fhir import Unmapped
+    from netnav.web.cds_cards import unmapped_md
+
+    lines = unmapped_md(
+        [Unmapped("Observation/<script>", "Observation.code", "[click](javascript:x)")]
+    )
+    text = "\n".join(lines)
+    assert "<script>" not in text and "](javascript" not in text
+
+
+# --- request shape, CORS, logs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"hook": "order-sign"},
+        {"hookInstance": None},
+        {"context": {"userId": "Practitioner/1"}},
+        {"context": {"userId": "Practitioner/1", "patientId": "../../etc"}},
+        {"prefetch": {"conditions": [1, 2]}},
+        {"fhirAuthorization": {"token_type": "Bearer"}},
+    ],
+    ids=[
+        "other hook",
+        "no hookInstance",
+        "no patientId",
+        "bad patientId",
+        "prefetch not an object",
+        "no access_token",
+    ],
+)
+def test_malformed_hook_request_is_422(web: WebApp, signer: Signer, change: dict[str, Any]) -> None:
+    body = sandbox_request(prefetch_of(patient_resources()))
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    response = call(web, signer, body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_body_not_json_is_400(web: WebApp, signer: Signer) -> None:
+    response = web.client.post(
+        SERVICE_URL,
+        content=b"{nope",
+        headers={"Content-Type": "application/json", **bearer(make_token(signer))},
+    )
+    assert response.status_code == 400
+
+
+def test_unknown_service_is_404(web: WebApp, signer: Signer) -> None:
+    response = web.client.post("/cds-services/other", json={}, headers=bearer(make_token(signer)))
+    assert response.status_code == 404
+
+
+def test_cors_for_allowlisted_origins_only(tmp_path: Path, signer: Signer, ehr: FakeEhr) -> None:
+    sandbox = "https://sandbox.cds-hooks.org"
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer, cors_origins=(sandbox,))) as web:
+        preflight = web.client.options(
+            SERVICE_URL,
+            headers={"Origin": sandbox, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == sandbox
+        assert "Authorization" in preflight.headers["access-control-allow-headers"]
+        found = web.client.get("/cds-services", headers={"Origin": sandbox})
+        assert found.headers["access-control-allow-origin"] == sandbox
+        refused = web.client.post(SERVICE_URL, json={}, headers={"Origin": sandbox})
+        assert refused.status_code == 401
+        assert refused.headers["access-control-allow-origin"] == sandbox
+        other = web.client.get("/cds-services", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_tokens_never_reach_the_log(
+    web: WebApp, signer: Signer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = make_token(signer)
+    prefetch = prefetch_of(patient_resources())
+    del prefetch["observations"]
+    response = web.client.post(
+        SERVICE_URL,
+        content=json.dumps(sandbox_request(prefetch)).encode(),
+        headers={"Content-Type": "application/json", **bearer(token)},
+    )
+    assert response.status_code == 200
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/cds-services/netnav-plan 200" in text
+    assert token not in text and token[-16:] not in text
+    assert ACCESS_TOKEN not in text
+    assert PATIENT_ID not in text
+
+
+# --- feedback -------------------------------------------------------------------------------
+
+
+def _feedback_body(card: str) -> dict[str, Any]:
+    return {
+        "feedback": [
+            {
+                "card": card,
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-12-01T10:15:00+01:00",
+                "overrideReason": {
+                    "reason": dict(OVERRIDE_REASONS[1]),
+                    "userComment": "Tumour board chose PRRT – see note 🧪",
+                },
+            },
+            {
+                "card": card,
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-12-01T10:16:00Z",
+                "acceptedSuggestions": [{"id": "s-1"}],
+            },
+        ]
+    }
+
+
+def test_feedback_is_stored_and_read_back(database_url: str, signer: Signer, ehr: FakeEhr) -> None:
+    with cds_web(database_url, settings_for(ehr, signer)) as web:
+        card = card_uuid("hook-1", "plan")
+        response = web.client.post(
+            FEEDBACK_URL,
+            content=json.dumps(_feedback_body(card)).encode(),
+            headers={
+                "Content-Type": "application/json",
+                **bearer(make_token(signer, aud=FEEDBACK_URL)),
+            },
+        )
+        assert response.status_code == 200, response.text
+
+        rows = FeedbackStore(web.store.engine, clock=utc_now).for_card(card)
+
+    overridden, accepted = rows
+    assert overridden.outcome == "overridden"
+    assert overridden.override_code == "tumour-board"
+    assert overridden.override_system == OVERRIDE_REASONS[1]["system"]
+    assert overridden.user_comment == "Tumour board chose PRRT – see note 🧪"
+    assert overridden.outcome_timestamp.isoformat() == "2026-12-01T09:15:00+00:00"
+    assert overridden.client_iss == "https://ehr.example"
+    assert overridden.client_sub == "netnav-test-client"
+    assert overridden.service_id == "netnav-plan"
+    assert accepted.outcome == "accepted"
+    assert accepted.accepted_suggestions == ["s-1"]
+    assert accepted.override_code is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"feedback": []},
+        {
+            "feedback": [
+                {"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-12-01T10:00:00Z"}
+            ]
+        },
+        {"feedback": [{"card": "c", "outcome": "accepted"}]},
+        {
+            "feedback": [
+                {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-12-01T10:00:00"}
+            ]
+        },
+        {"feedback": [{"outcome": "accepted", "outcomeTimestamp": "2026-12-01T10:00:00Z"}]},
+        [1, 2],
+    ],
+    ids=[
+        "empty",
+        "no items",
+        "bad outcome",
+        "no timestamp",
+        "naive timestamp",
+        "no card",
+        "a list",
+    ],
+)
+def test_malformed_feedback_is_422(web: WebApp, signer: Signer, body: Any) -> None:
+    response = web.client.post(
+        FEEDBACK_URL,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **bearer(make_token(signer))},
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/invalid-request"
+
+
+def test_feedback_not_json_is_400(web: WebApp, signer: Signer) -> None:
+    response = web.client.post(
+        FEEDBACK_URL,
+        content=b"nope",
+        headers={"Content-Type": "application/json", **bearer(make_token(signer))},
+    )
+    assert response.status_code == 400
