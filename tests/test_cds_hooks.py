@@ -326,7 +326,7 @@ def test_record_without_a_primary_cancer_gets_one_info_card(web: WebApp, signer:
     assert card["indicator"] == "info"
     assert card["uuid"] == card_uuid(body["hookInstance"], "unplannable")
     assert "cannot plan" in card["summary"]
-    assert "tumor.primary_site" in card["detail"].replace("\\", "")
+    assert "`tumor.primary_site`" in card["detail"]
     assert web.store.search()[1] == 0
 
 
@@ -377,7 +377,7 @@ def test_plan_card_lists_what_the_import_did_not_use(web: WebApp, signer: Signer
     response = call(web, signer, sandbox_request(prefetch_of(patient_resources())))
     plan = response.json()["cards"][-1]
     assert "### Not used from the record" in plan["detail"]
-    assert "obs\\-glucose" in plan["detail"]  # the record's text, Markdown-escaped
+    assert "Observation/obs-glucose `Observation.code`" in plan["detail"]
     assert plan["indicator"] == "info"  # SSA-responsive, nothing to avoid, no caution
 
 
@@ -432,6 +432,7 @@ def test_record_text_is_escaped_in_markdown() -> None:
     )
     text = "\n".join(lines)
     assert "<script>" not in text and "](javascript" not in text
+    assert "Observation/\\<script\\>" in text
 
 
 # --- request shape, CORS, logs --------------------------------------------------------------

@@ -62,7 +62,7 @@ OVERRIDE_REASONS: Final[tuple[dict[str, str], ...]] = (
 )  # fmt: skip
 """Override reasons offered on every card (``overrideReasons``); feedback may cite them."""
 UNMAPPED_SHOWN: Final = 10
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#!|<>&~])")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,11 @@ def card_uuid(hook_instance: str, kind: str) -> str:
 def md(text: object) -> str:
     """``text`` with Markdown's special characters escaped (text from the patient's record)."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code(text: object) -> str:
+    """``text`` as a Markdown code span (no escapes work inside one: backticks replaced)."""
+    return "`" + " ".join(str(text).replace("`", "'").split()) + "`"
 
 
 def summary(text: str) -> str:
@@ -231,7 +236,7 @@ def unmapped_md(unmapped: Sequence[Unmapped]) -> list[str]:
         "",
     ]
     for u in unmapped[:UNMAPPED_SHOWN]:
-        lines.append(f"- {md(u.resource)} `{md(u.element)}`: {md(u.reason)}")
+        lines.append(f"- {md(u.resource)} {code(u.element)}: {md(u.reason)}")
     if len(unmapped) > UNMAPPED_SHOWN:
         lines.append(f"- … and {len(unmapped) - UNMAPPED_SHOWN} more (see the saved plan)")
     return lines
@@ -316,7 +321,7 @@ def unplannable_card(
     ]
     for p in problems:
         allowed = f" (allowed: {md(p.allowed)})" if p.allowed else ""
-        detail.append(f"- `{md(p.path or 'case')}`: {md(p.message)}{allowed}")
+        detail.append(f"- {code(p.path or 'case')}: {md(p.message)}{allowed}")
     if any(f.startswith("tumor") for f in fields):
         detail += [
             "",
