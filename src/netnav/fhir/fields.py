@@ -4,7 +4,8 @@
 returns ``{path: schema node}`` for every field under ``patient`` and ``tumor``: scalars
 (``tumor.ki67_percent``), fields of nested objects (``patient.labs.egfr_ml_min``,
 ``tumor.sstr_imaging.krenning_max``), arrays of enumerations (``tumor.symptoms``) and the two
-structured fields read specially (``tumor.sstr_imaging``, ``tumor.ki67_history``).
+structured fields read specially (``tumor.sstr_imaging``, ``tumor.ki67_history``), with the fields of their items
+(``tumor.ki67_history.specimen``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def case_fields() -> dict[str, dict[str, Any]]:
             found[path] = child
             if child.get("type") == "object":
                 walk(path, child)
+            elif child.get("type") == "array" and child.get("items", {}).get("type") == "object":
+                walk(path, child["items"])  # tumor.ki67_history.specimen …
 
     for top in ("patient", "tumor"):
         walk(top, schema["properties"][top])

@@ -20,7 +20,7 @@ from netnav.fhir.condition import Morphology, apply_morphology, condition_when, 
 from netnav.fhir.facts import Candidate, Facts, date_key, earliest_day
 from netnav.fhir.fields import case_fields
 from netnav.fhir.model import FhirImport, FhirImportError, Unmapped
-from netnav.fhir.observations import KI67, KI67_HISTORY, SSTR, Special, read_observation
+from netnav.fhir.observations import KI67, KI67_HISTORY, SSTR, TREATMENTS, Special, read_observation
 from netnav.fhir.patient import read_patient
 from netnav.fhir.read import Entry, ReadBundle, read_document
 from netnav.fhir.values import codings, date_text, observation_when
@@ -100,13 +100,23 @@ def import_bundle(
             provenance,
         )
 
+    no_treatment = facts.arrays.pop(TREATMENTS, [])
+    if no_treatment and not treatments:
+        treatments_known = True
+        provenance[TREATMENTS] = [c.source for c in no_treatment]
+    else:
+        treatments_known = bool(treatments)
+        for c in no_treatment:
+            facts.note(
+                c.resource, c.element, "'no treatment so far' outweighed by the treatments recorded"
+            )
     _resolve_sstr(facts, special, values, provenance)
     _resolve_ki67(facts, special, values, provenance)
     resolved, resolved_provenance = facts.resolve()
     values.update(resolved)
     provenance.update(resolved_provenance)
 
-    case = _build_case(values, as_of, case_id, treatments, region)
+    case = _build_case(values, as_of, case_id, treatments if treatments_known else None, region)
     unmapped = list(facts.unmapped)
     _list_silent(read, provenance, unmapped)
     return FhirImport(case=case, provenance=provenance, unmapped=tuple(unmapped))
@@ -297,7 +307,7 @@ def _build_case(
     values: dict[str, Any],
     as_of: date | None,
     case_id: str | None,
-    treatments: Sequence[dict[str, Any]],
+    treatments: Sequence[dict[str, Any]] | None,
     region: str | None,
 ) -> dict[str, Any]:
     case: dict[str, Any] = {"format": "netnav-case/1"}
@@ -312,7 +322,7 @@ def _build_case(
     if "patient" in body:
         case["patient"] = body["patient"]
     case["tumor"] = body.get("tumor", {})
-    if treatments:
+    if treatments is not None:
         case["treatments"] = list(treatments)
     if region is not None:
         case["setting"] = {"region": region}

@@ -23,6 +23,7 @@ SSTR = "tumor.sstr_imaging"
 KI67 = "tumor.ki67_percent"
 KI67_HISTORY = "tumor.ki67_history"
 SPECIMEN = "tumor.ki67_history.specimen"
+TREATMENTS = "treatments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +162,17 @@ def _read_local(
     if path == SSTR:
         _read_sstr(obs, label, when, tables, facts, special)
         return
+    if path == TREATMENTS:
+        _read_no_treatment(obs, label, when, tables, facts)
+        return
     if path in (KI67, KI67_HISTORY):
         _read_ki67(obs, label, when, tables, facts, special, history=path == KI67_HISTORY)
         return
-    if path not in fields or field_kind(fields[path]) in ("object", "array"):
+    if (
+        path not in fields
+        or field_kind(fields[path]) in ("object", "array")
+        or path.startswith(KI67_HISTORY + ".")
+    ):
         facts.note(
             label,
             "Observation.code",
@@ -184,6 +192,32 @@ def _read_local(
         )
     else:
         facts.add(Candidate(path, value, source, label, f"Observation.{element}", when))
+
+
+def _read_no_treatment(
+    obs: Any, label: str, when: str | None, tables: CodeTables, facts: Facts
+) -> None:
+    """case-field ``treatments`` with case-value ``none``: no treatment given so far."""
+    for system, code, _ in codings(obs.valueCodeableConcept):
+        if system == tables.uri("case_value") and code == "none":
+            source = f"{label}.valueCodeableConcept"
+            facts.add_item(
+                Candidate(
+                    TREATMENTS,
+                    "none",
+                    source,
+                    label,
+                    "Observation.valueCodeableConcept",
+                    when,
+                    "none",
+                )
+            )
+            return
+    facts.note(
+        label,
+        "Observation.value",
+        "case-field 'treatments' takes only case-value 'none' (no treatment so far); send treatments as medication or procedure resources",
+    )
 
 
 def _component_field(component: Any, tables: CodeTables) -> str | None:

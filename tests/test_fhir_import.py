@@ -1,0 +1,795 @@
+"""FHIR R4 / mCODE import (netnav.fhir.import_bundle and ``netnav import fhir``).
+
+Each mapping family with its values, provenance strings and unmapped reasons; unit conversions
+through pint/UCUM; the as_of rule; newest-wins, same-date conflicts and superseded values;
+excluded statuses; every resource accounted for; the CLI's exit codes and files; and the
+round trip ``import_bundle(build(case)).case == case`` over every case of tests/data
+(tests/fhir_builder.py: local codes only; ``preferences`` and ``extensions`` are not
+expressible in FHIR, ``id`` and ``setting.region`` are arguments).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from netnav.case import case_from_mapping
+from netnav.cli import app
+from netnav.fhir import FhirImport, FhirImportError, import_bundle
+from netnav.fhir.units import UnitError, convert, ratio
+from tests.fhir_builder import NOT_EXPRESSIBLE, build
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICDO3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+UCUM = "http://unitsofmeasure.org"
+AJCC = "http://cancerstaging.org"
+FIELD = "https://fhir.netnav.org/CodeSystem/case-field"
+VALUE = "https://fhir.netnav.org/CodeSystem/case-value"
+THERAPY = "https://fhir.netnav.org/CodeSystem/therapy"
+MORPHOLOGY = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+DATA = Path(__file__).parent / "data"
+
+
+# -- builders -------------------------------------------------------------------------------
+
+
+def bundle(
+    *resources: dict[str, Any], timestamp: str | None = "2026-09-14T10:00:00Z"
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    if timestamp:
+        doc["timestamp"] = timestamp
+    return doc
+
+
+def qty(value: float, code: str) -> dict[str, Any]:
+    return {"value": value, "system": UCUM, "code": code}
+
+
+def obs(
+    rid: str, system: str, code: str, when: str | None = "2026-09-01", **value: Any
+) -> dict[str, Any]:
+    res: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
+    if when:
+        res["effectiveDateTime"] = when
+    res.update(value)
+    return res
+
+
+def coded(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def condition(
+    rid: str,
+    icd: str | None = None,
+    *,
+    morphology: str | None = None,
+    body_site: str | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    res: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": rid,
+        "subject": {"reference": "Patient/p"},
+    }
+    if icd:
+        res["code"] = coded(ICD10CM, icd)
+    if morphology:
+        res["extension"] = [{"url": MORPHOLOGY, "valueCodeableConcept": coded(ICDO3, morphology)}]
+    if body_site:
+        res["bodySite"] = [coded(SNOMED, body_site)]
+    res.update(more)
+    return res
+
+
+PRIMARY = condition("primary", "C7A.012", morphology="8240/3")
+
+
+def run(*resources: dict[str, Any], **kwargs: Any) -> FhirImport:
+    timestamp = kwargs.pop("timestamp", "2026-09-14T10:00:00Z")
+    return import_bundle(bundle(PRIMARY, *resources, timestamp=timestamp), **kwargs)
+
+
+def reasons(result: FhirImport, resource: str) -> list[str]:
+    return [u.reason for u in result.unmapped if u.resource == resource]
+
+
+# -- Patient ------------------------------------------------------------------------------
+
+
+def test_patient_sex_and_age_at_as_of() -> None:
+    result = run(
+        {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1960-09-15"}
+    )
+    assert result.case["patient"] == {"age_years": 65, "sex": "female"}
+    assert result.provenance["patient.age_years"] == ["Patient/p.birthDate"]
+    assert result.provenance["patient.sex"] == ["Patient/p.gender"]
+
+
+def test_partial_birth_date_gives_the_youngest_possible_age() -> None:
+    result = run({"resourceType": "Patient", "id": "p", "birthDate": "1960"})
+    assert result.case["patient"]["age_years"] == 65  # born by 1960-12-31 at the latest
+
+
+def test_unknown_gender_stays_unknown() -> None:
+    result = run({"resourceType": "Patient", "id": "p", "gender": "unknown"})
+    assert "patient" not in result.case
+    assert reasons(result, "Patient/p") == ["gender 'unknown' left unknown"]
+
+
+# -- Conditions ---------------------------------------------------------------------------
+
+
+def test_primary_site_and_morphology() -> None:
+    result = run()
+    assert result.case["tumor"] == {"primary_site": "small_intestine", "differentiation": "well"}
+    assert result.provenance["tumor.primary_site"] == ["Condition/primary.code"]
+    assert result.provenance["tumor.differentiation"] == ["Condition/primary.extension[0]"]
+
+
+@pytest.mark.parametrize(
+    ("icd", "morph", "expected"),
+    [
+        (
+            "C34.1",
+            "8249/3",
+            {
+                "primary_site": "lung",
+                "differentiation": "well",
+                "lung_histotype": "atypical_carcinoid",
+            },
+        ),
+        (
+            "C7A.090",
+            "8240/3",
+            {
+                "primary_site": "lung",
+                "differentiation": "well",
+                "lung_histotype": "typical_carcinoid",
+            },
+        ),
+        ("C25.4", "8246/3", {"primary_site": "pancreas", "differentiation": "poor"}),
+        (
+            "C18.7",
+            "8013/3",
+            {"primary_site": "colon", "differentiation": "poor", "nec_subtype": "large_cell"},
+        ),
+        (
+            "C15.5",
+            "8041/3",
+            {"primary_site": "esophagus", "differentiation": "poor", "nec_subtype": "small_cell"},
+        ),
+        ("C25.0", "8154/3", {"primary_site": "pancreas", "differentiation": "mixed_minen"}),
+        ("C7A.026", None, {"primary_site": "rectum"}),
+    ],
+)
+def test_icd10_and_icdo3(icd: str, morph: str | None, expected: dict[str, Any]) -> None:
+    result = import_bundle(bundle(condition("c", icd, morphology=morph)))
+    assert result.case["tumor"] == expected
+
+
+def test_organ_code_without_neuroendocrine_morphology_is_not_the_primary() -> None:
+    result = import_bundle(bundle(condition("c", "C25.0")))
+    assert result.case["tumor"] == {}
+    assert any("only with a neuroendocrine morphology" in r for r in reasons(result, "Condition/c"))
+
+
+def test_body_site_when_the_code_names_no_site() -> None:
+    result = import_bundle(
+        bundle(condition("c", "C7A.00", morphology="8240/3", body_site="15776009"))
+    )
+    assert result.case["tumor"]["primary_site"] == "pancreas"
+    assert result.provenance["tumor.primary_site"] == ["Condition/c.bodySite[0]"]
+
+
+def test_secondary_cancer_conditions_give_metastases_in_order() -> None:
+    result = run(condition("m1", "C78.7"), condition("m2", "C7B.03"), condition("m3", "C7B.02"))
+    assert result.case["tumor"]["metastases"] == ["liver", "bone"]
+    assert result.provenance["tumor.metastases"] == [
+        "Condition/m1.code",
+        "Condition/m2.code",
+        "Condition/m3.code",
+    ]
+
+
+def test_metastasis_without_site_leaves_metastases_unknown() -> None:
+    result = run(condition("m", "C7B.00"))
+    assert "metastases" not in result.case["tumor"]
+    assert reasons(result, "Condition/m") == [
+        "tumor.metastases: present but no site netnav can place; left unknown"
+    ]
+
+
+def test_resolved_metastasis_not_counted() -> None:
+    status = {
+        "clinicalStatus": coded(
+            "http://terminology.hl7.org/CodeSystem/condition-clinical", "resolved"
+        )
+    }
+    result = run(condition("m", "C78.7", **status))
+    assert "metastases" not in result.case["tumor"]
+    assert reasons(result, "Condition/m") == [
+        "metastasis is resolved: not counted as current disease"
+    ]
+
+
+def test_refuted_condition_ignored() -> None:
+    status = {
+        "verificationStatus": coded(
+            "http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"
+        )
+    }
+    result = run(condition("m", "C78.7", **status))
+    assert "metastases" not in result.case["tumor"]
+    assert reasons(result, "Condition/m") == ["verificationStatus refuted: not a fact"]
+
+
+def test_lymph_node_secondary_is_listed_not_guessed() -> None:
+    result = run(condition("n", "C77.2"))
+    assert "metastases" not in result.case["tumor"] and "nodes" not in result.case["tumor"]
+    assert "regional" in reasons(result, "Condition/n")[0]
+
+
+def test_symptom_and_syndrome_conditions() -> None:
+    diarrhea = {
+        "resourceType": "Condition",
+        "id": "d",
+        "code": coded(SNOMED, "62315008"),
+        "subject": {"reference": "Patient/p"},
+    }
+    syndrome = {
+        "resourceType": "Condition",
+        "id": "s",
+        "code": coded(SNOMED, "35868009"),
+        "subject": {"reference": "Patient/p"},
+    }
+    result = run(diarrhea, syndrome)
+    assert result.case["tumor"]["symptoms"] == ["diarrhea"]
+    assert result.case["tumor"]["functional_syndrome"] == "carcinoid_syndrome"
+    assert result.provenance["tumor.symptoms"] == ["Condition/d.code"]
+
+
+# -- grade and TNM ------------------------------------------------------------------------
+
+
+def test_histologic_grade() -> None:
+    result = run(obs("g", LOINC, "33732-9", valueCodeableConcept=coded(SNOMED, "1286893008")))
+    assert result.case["tumor"]["reported_grade"] == "g2"
+    assert result.provenance["tumor.reported_grade"] == ["Observation/g.valueCodeableConcept"]
+
+
+def test_tnm_nodes_m0_and_stage_group() -> None:
+    result = run(
+        obs("n", LOINC, "21906-3", valueCodeableConcept=coded(AJCC, "cN1")),
+        obs("m", LOINC, "21907-1", valueCodeableConcept=coded(AJCC, "cM0")),
+        obs("s", LOINC, "21908-9", valueCodeableConcept=coded(AJCC, "3")),
+    )
+    assert result.case["tumor"]["nodes"] == "n1"
+    assert result.case["tumor"]["metastases"] == []
+    assert result.provenance["tumor.metastases"] == ["Observation/m.valueCodeableConcept"]
+    assert "stage group read but not used" in reasons(result, "Observation/s")[0]
+
+
+def test_snomed_pn_category() -> None:
+    result = run(obs("n", SNOMED, "371494008", valueCodeableConcept=coded(SNOMED, "1229947003")))
+    assert result.case["tumor"]["nodes"] == "n0"
+
+
+def test_m1_without_site_leaves_metastases_absent() -> None:
+    result = run(obs("m", LOINC, "21901-4", valueCodeableConcept=coded(AJCC, "pM1")))
+    assert "metastases" not in result.case["tumor"]
+    assert reasons(result, "Observation/m") == [
+        "tumor.metastases: present but no site netnav can place; left unknown"
+    ]
+
+
+def test_m0_outweighed_by_a_metastasis_condition() -> None:
+    result = run(
+        obs("m", LOINC, "21907-1", valueCodeableConcept=coded(AJCC, "cM0")),
+        condition("liver", "C78.7"),
+    )
+    assert result.case["tumor"]["metastases"] == ["liver"]
+    assert "outweighed" in reasons(result, "Observation/m")[0]
+
+
+# -- tumour markers and labs ---------------------------------------------------------------
+
+
+def test_chromogranin_a_times_uln_across_units() -> None:
+    cga = obs(
+        "cga",
+        LOINC,
+        "9811-1",
+        valueQuantity=qty(300, "ng/mL"),
+        referenceRange=[{"high": qty(100, "ug/L")}],
+    )
+    result = run(cga)
+    assert result.case["patient"]["labs"]["chromogranin_a_x_uln"] == 3
+    assert result.provenance["patient.labs.chromogranin_a_x_uln"] == [
+        "Observation/cga.valueQuantity"
+    ]
+
+
+def test_chromogranin_a_without_reference_range() -> None:
+    result = run(obs("cga", LOINC, "9811-1", valueQuantity=qty(300, "ng/mL")))
+    assert "patient" not in result.case
+    assert "needs the lab's upper reference limit" in reasons(result, "Observation/cga")[0]
+
+
+def test_5hiaa_mass_per_day_to_micromoles() -> None:
+    result = run(obs("h", LOINC, "1695-6", valueQuantity=qty(10, "mg/(24.h)")))
+    # 10 mg / 191.18 g/mol = 52.31 µmol
+    assert result.case["patient"]["labs"]["u5hiaa_umol_24h"] == pytest.approx(52.3067, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "field", "expected"),
+    [
+        ("718-7", 125, "g/L", "hemoglobin_g_dl", 12.5),
+        ("718-7", 12.5, "g/dL", "hemoglobin_g_dl", 12.5),
+        ("777-3", 250, "10*3/uL", "platelets_10e9_l", 250),
+        ("1751-7", 3.8, "g/dL", "albumin_g_l", 38),
+        ("14771-0", 5.4, "mmol/L", "fasting_glucose_mmol_l", 5.4),
+        ("1558-6", 90, "mg/dL", "fasting_glucose_mmol_l", pytest.approx(4.9957, abs=1e-3)),
+        ("33762-6", 0.3, "ng/mL", "nt_probnp_pg_ml", 300),
+        ("62238-1", 60, "mL/min/{1.73_m2}", "egfr_ml_min", 60),
+    ],
+)
+def test_lab_unit_conversion(code: str, value: float, unit: str, field: str, expected: Any) -> None:
+    result = run(obs("lab", LOINC, code, valueQuantity=qty(value, unit)))
+    assert result.case["patient"]["labs"][field] == expected
+
+
+def test_incompatible_unit_is_refused_and_listed() -> None:
+    result = run(obs("hb", LOINC, "718-7", valueQuantity=qty(7.8, "mmol/L")))
+    assert "patient" not in result.case
+    assert "cannot be converted" in reasons(result, "Observation/hb")[0]
+
+
+def test_inexact_value_is_not_used() -> None:
+    result = run(obs("hb", LOINC, "718-7", valueQuantity={**qty(8, "g/dL"), "comparator": "<"}))
+    assert "not an exact value" in reasons(result, "Observation/hb")[0]
+
+
+def test_units_module() -> None:
+    assert convert(30, "ng/mL", "ug/L") == 30
+    assert convert(12.5, "g/dL", "g/L") == 125
+    assert ratio(2.4, "mg/dL", 1.2, "mg/dL") == 2
+    with pytest.raises(UnitError, match="molar mass"):
+        convert(10, "mg/(24.h)", "umol/(24.h)")
+    with pytest.raises(UnitError, match="not a UCUM unit"):
+        convert(1, "furlongs", "mm")
+
+
+# -- performance status, Ki-67, SSTR -----------------------------------------------------------
+
+
+def test_ecog_integer_or_answer_code_and_karnofsky() -> None:
+    result = run(
+        obs("e", LOINC, "89247-1", valueCodeableConcept=coded(LOINC, "LA9624-3")),
+        obs("k", LOINC, "89243-0", valueInteger=70),
+    )
+    assert result.case["patient"]["ecog"] == 2
+    assert result.case["patient"]["karnofsky"] == 70
+    assert run(obs("e", LOINC, "89247-1", valueInteger=1)).case["patient"]["ecog"] == 1
+
+
+def test_ki67_newest_current_older_history_future_ignored() -> None:
+    result = run(
+        obs("k0", LOINC, "29593-1", "2021-03", valueQuantity=qty(4, "%")),
+        obs(
+            "k1",
+            FIELD,
+            "tumor.ki67_percent",
+            "2026-08-02",
+            valueQuantity=qty(25, "%"),
+            component=[
+                {
+                    "code": coded(FIELD, "tumor.ki67_history.specimen"),
+                    "valueCodeableConcept": coded(VALUE, "metastasis"),
+                }
+            ],
+        ),
+        obs("k2", LOINC, "29593-1", "2026-10-01", valueQuantity=qty(40, "%")),
+    )
+    tumor = result.case["tumor"]
+    assert tumor["ki67_percent"] == 25
+    assert tumor["ki67_history"] == [{"date": "2021-03", "percent": 4, "specimen": "unknown"}]
+    assert result.provenance["tumor.ki67_percent"] == ["Observation/k1.valueQuantity"]
+    assert result.provenance["tumor.ki67_history[0]"] == ["Observation/k0.valueQuantity"]
+    assert reasons(result, "Observation/k2") == [
+        "dated 2026-10-01, after as_of 2026-09-14: ignored"
+    ]
+
+
+def test_ki67_same_date_conflict_left_unknown() -> None:
+    result = run(
+        obs("a", LOINC, "29593-1", valueQuantity=qty(8, "%")),
+        obs("b", LOINC, "29593-1", valueQuantity=qty(30, "%")),
+    )
+    assert "ki67_percent" not in result.case["tumor"]
+    assert (
+        len(reasons(result, "Observation/a")) == 1
+        and "disagree" in reasons(result, "Observation/b")[0]
+    )
+
+
+def test_sstr_panel_newest_wins() -> None:
+    def panel(rid: str, when: str, krenning: int) -> dict[str, Any]:
+        return obs(
+            rid,
+            FIELD,
+            "tumor.sstr_imaging",
+            when,
+            component=[
+                {
+                    "code": coded(FIELD, "tumor.sstr_imaging.modality"),
+                    "valueCodeableConcept": coded(VALUE, "ga68_dotatate_pet"),
+                },
+                {"code": coded(FIELD, "tumor.sstr_imaging.krenning_max"), "valueInteger": krenning},
+            ],
+        )
+
+    result = run(panel("old", "2024-01-01", 2), panel("new", "2026-06-01", 4))
+    assert result.case["tumor"]["sstr_imaging"] == {
+        "modality": "ga68_dotatate_pet",
+        "krenning_max": 4,
+    }
+    assert result.provenance["tumor.sstr_imaging"] == ["Observation/new.component"]
+    assert reasons(result, "Observation/old") == [
+        "tumor.sstr_imaging: superseded by Observation/new.component (2026-06-01)"
+    ]
+
+
+# -- the local case-field code system ---------------------------------------------------------
+
+
+def test_case_field_values_checked_against_the_schema() -> None:
+    result = run(
+        obs("a", FIELD, "tumor.size_mm", valueQuantity=qty(2.3, "cm")),
+        obs("b", FIELD, "patient.frail", valueBoolean=True),
+        obs("c", FIELD, "tumor.resectability", valueCodeableConcept=coded(VALUE, "unresectable")),
+        obs("d", FIELD, "tumor.necrosis", valueCodeableConcept=coded(VALUE, "lots")),
+        obs("e", FIELD, "tumor.no_such_field", valueBoolean=True),
+        obs("f", FIELD, "patient.comorbidities.diabetes", valueBoolean=True),
+    )
+    tumor = result.case["tumor"]
+    assert tumor["size_mm"] == 23 and tumor["resectability"] == "unresectable"
+    assert result.case["patient"] == {"frail": True}
+    assert "'lots' is not one of none, focal, extensive" in reasons(result, "Observation/d")[0]
+    assert "not a case field" in reasons(result, "Observation/e")[0]
+    assert "is coded" in reasons(result, "Observation/f")[0]
+
+
+def test_newest_wins_and_older_is_superseded() -> None:
+    result = run(
+        obs("old", LOINC, "718-7", "2026-01-05", valueQuantity=qty(10, "g/dL")),
+        obs("new", LOINC, "718-7", "2026-09-01", valueQuantity=qty(12, "g/dL")),
+    )
+    assert result.case["patient"]["labs"]["hemoglobin_g_dl"] == 12
+    assert reasons(result, "Observation/old") == [
+        "patient.labs.hemoglobin_g_dl: superseded by Observation/new.valueQuantity (2026-09-01)"
+    ]
+
+
+def test_same_date_disagreement_leaves_the_field_absent() -> None:
+    result = run(
+        obs("a", LOINC, "718-7", valueQuantity=qty(10, "g/dL")),
+        obs("b", LOINC, "718-7", valueQuantity=qty(12, "g/dL")),
+    )
+    assert "patient" not in result.case
+    assert "values disagree on the same date" in reasons(result, "Observation/a")[0]
+    assert "values disagree on the same date" in reasons(result, "Observation/b")[0]
+
+
+def test_entered_in_error_and_cancelled_ignored() -> None:
+    result = run(
+        {**obs("a", LOINC, "718-7", valueQuantity=qty(10, "g/dL")), "status": "entered-in-error"},
+        {**obs("b", LOINC, "718-7", valueQuantity=qty(11, "g/dL")), "status": "cancelled"},
+    )
+    assert "patient" not in result.case
+    assert reasons(result, "Observation/a") == ["status entered-in-error: not a fact"]
+    assert reasons(result, "Observation/b") == ["status cancelled: not a fact"]
+
+
+def test_every_resource_is_accounted_for() -> None:
+    result = run(
+        {"resourceType": "Practitioner", "id": "dr"},
+        {"resourceType": "Organization", "id": "org"},
+        obs("glu", LOINC, "2345-7", valueQuantity=qty(5, "mmol/L")),
+    )
+    assert reasons(result, "Practitioner/dr") == ["not clinical facts netnav reads"]
+    assert reasons(result, "Organization/org") == ["not clinical facts netnav reads"]
+    assert "not a code netnav reads" in reasons(result, "Observation/glu")[0]
+
+
+# -- as_of ---------------------------------------------------------------------------------
+
+
+def test_as_of_argument_then_timestamp_then_newest_date() -> None:
+    ki = obs("k", LOINC, "29593-1", "2025-05-20", valueQuantity=qty(3, "%"))
+    assert run(ki, as_of=date(2026, 1, 2)).case["as_of"] == "2026-01-02"
+    assert run(ki).case["as_of"] == "2026-09-14"
+    assert run(ki, timestamp=None).case["as_of"] == "2025-05-20"
+    assert "as_of" not in import_bundle(bundle(condition("c", "C7A.012"), timestamp=None)).case
+
+
+def test_as_of_before_an_observation_ignores_it() -> None:
+    result = run(
+        obs("k", LOINC, "29593-1", "2026-01-10", valueQuantity=qty(3, "%")),
+        as_of=date(2025, 12, 31),
+    )
+    assert "ki67_percent" not in result.case["tumor"]
+
+
+def test_case_id_and_region_arguments() -> None:
+    case = run(case_id="A1", region="eu").case
+    assert case["id"] == "A1" and case["setting"] == {"region": "eu"}
+
+
+# -- treatments (netnav.fhir.treatments) ----------------------------------------------------
+
+
+def test_medication_statement_becomes_a_treatment() -> None:
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms",
+        "status": "active",
+        "subject": {"reference": "Patient/p"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": THERAPY, "code": "lanreotide"}],
+            "text": "lanreotide 120 mg",
+        },
+        "effectivePeriod": {"start": "2025-02"},
+    }
+    result = run(statement)
+    assert result.case["treatments"][0]["therapy"] == "lanreotide"
+    assert result.case["treatments"][0]["start"] == "2025-02"
+    assert result.provenance["treatments[0].therapy"] == [
+        "MedicationStatement/ms.medicationCodeableConcept"
+    ]
+
+
+def test_no_treatment_so_far() -> None:
+    result = run(obs("none", FIELD, "treatments", valueCodeableConcept=coded(VALUE, "none")))
+    assert result.case["treatments"] == []
+    assert "treatments" not in run().case
+
+
+# -- reading errors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ([1, 2], "(document)"),
+        ({"format": "netnav-case/1"}, "resourceType"),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {
+                        "resource": {
+                            "resourceType": "Observation",
+                            "status": "final",
+                            "code": {"text": "x"},
+                            "valueQuantity": {"value": "abc"},
+                        }
+                    }
+                ],
+            },
+            "entry[0].resource.valueQuantity.value",
+        ),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {
+                        "resource": {
+                            "resourceType": "Observation",
+                            "status": "final",
+                            "code": {"text": "x"},
+                            "instantiatesCanonical": "x",
+                        }
+                    }
+                ],
+            },
+            "entry[0].resource.instantiatesCanonical",
+        ),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": {"resourceType": "Transport"}}],
+            },
+            "entry[0].resource.resourceType",
+        ),
+        ({"resourceType": "Bundle", "type": "shopping-list"}, "type"),
+    ],
+)
+def test_unreadable_documents_name_the_json_path(doc: Any, path: str) -> None:
+    with pytest.raises(FhirImportError) as caught:
+        import_bundle(doc)
+    assert caught.value.path == path
+
+
+def test_a_single_resource_is_read() -> None:
+    assert import_bundle(PRIMARY).case["tumor"]["primary_site"] == "small_intestine"
+
+
+# -- round trip -----------------------------------------------------------------------------
+
+
+def _cases() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted(DATA.glob("*/*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        found.append((f"{path.parent.name}/{path.stem}", doc.get("case", doc)))
+    return found
+
+
+CASES = _cases()
+
+
+def _comparable(
+    case: dict[str, Any], imported: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the round trip must preserve. The treatments importer infers two things the case
+    leaves open: ``ongoing: false`` once a treatment has an end or a stop reason, and
+    ``details`` = the option id when no text names it; both are accepted here."""
+    want = {k: v for k, v in case.items() if k not in NOT_EXPRESSIBLE}
+    got = dict(imported)
+    if "treatments" in want and "treatments" in got:
+        fixed = []
+        for wanted, item in zip(want["treatments"], got["treatments"], strict=False):
+            item = dict(item)
+            if item.get("details") == item["therapy"] and "details" not in wanted:
+                del item["details"]
+            if (
+                "ongoing" not in wanted
+                and item.get("ongoing") is False
+                and ("end" in wanted or "stop_reason" in wanted)
+            ):
+                del item["ongoing"]
+            fixed.append(item)
+        got["treatments"] = fixed + got["treatments"][len(fixed) :]
+    return want, got
+
+
+def test_round_trip_covers_every_data_set() -> None:
+    assert len(CASES) >= 100
+    assert {name.split("/")[0] for name, _ in CASES} == {"clinical", "examples", "vignettes"}
+
+
+@pytest.mark.parametrize(("name", "case"), CASES, ids=[n for n, _ in CASES])
+def test_round_trip(name: str, case: dict[str, Any]) -> None:
+    doc = build(case)
+    result = import_bundle(
+        doc, case_id=case.get("id"), region=case.get("setting", {}).get("region")
+    )
+    want, got = _comparable(case, result.case)
+    assert got == want
+    case_from_mapping(result.case)
+    # every resource gave a field or is listed
+    used = {ref.split(".", 1)[0] for refs in result.provenance.values() for ref in refs}
+    listed = {u.resource for u in result.unmapped}
+    for entry in doc["entry"]:
+        label = f"{entry['resource']['resourceType']}/{entry['resource']['id']}"
+        assert label in used or label in listed, label
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def _write(tmp_path: Path, doc: Any) -> Path:
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_cli_writes_case_and_report(tmp_path: Path) -> None:
+    src = _write(tmp_path, bundle(PRIMARY, {"resourceType": "Practitioner", "id": "dr"}))
+    out, report = tmp_path / "case.json", tmp_path / "report.json"
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "fhir",
+            str(src),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--region",
+            "us",
+            "--id",
+            "X",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    case = json.loads(out.read_text("utf-8"))
+    assert (
+        case["tumor"]["primary_site"] == "small_intestine"
+        and case["setting"] == {"region": "us"}
+        and case["id"] == "X"
+    )
+    assert out.read_text("utf-8") == json.dumps(case, indent=2, ensure_ascii=False) + "\n"
+    rep = json.loads(report.read_text("utf-8"))
+    assert rep["format"] == "netnav-fhir-import/1"
+    assert rep["provenance"]["tumor.primary_site"] == ["Condition/primary.code"]
+    assert rep["unmapped"] == [
+        {
+            "resource": "Practitioner/dr",
+            "element": "Practitioner",
+            "reason": "not clinical facts netnav reads",
+        }
+    ]
+    assert "Practitioner/dr" in result.stderr
+
+
+def test_cli_stdin_to_stdout() -> None:
+    result = runner.invoke(
+        app, ["import", "fhir", "-", "--as-of", "2026-01-01"], input=json.dumps(bundle(PRIMARY))
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["as_of"] == "2026-01-01"
+
+
+def test_cli_invalid_case_writes_nothing(tmp_path: Path) -> None:
+    src = _write(tmp_path, bundle(PRIMARY, obs("k", LOINC, "29593-1", valueQuantity=qty(150, "%"))))
+    out, report = tmp_path / "case.json", tmp_path / "report.json"
+    result = runner.invoke(
+        app, ["import", "fhir", str(src), "--out", str(out), "--report", str(report)]
+    )
+    assert result.exit_code == 2
+    assert "tumor.ki67_percent" in result.stderr and "Observation/k.valueQuantity" in result.stderr
+    assert not out.exists() and not report.exists()
+    assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"format": "netnav-case/1", "tumor": {}}', "looks like a netnav case"),
+        ("<Bundle xmlns='http://hl7.org/fhir'/>", "looks like XML"),
+        (
+            '{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient", "birthDate": "12/05/1960"}}]}',
+            "entry[0].resource.birthDate",
+        ),
+    ],
+)
+def test_cli_unreadable_input_exit_2(tmp_path: Path, content: str, message: str) -> None:
+    src = tmp_path / "b.json"
+    src.write_text(content, encoding="utf-8")
+    out = tmp_path / "case.json"
+    result = runner.invoke(app, ["import", "fhir", str(src), "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_cli_bad_as_of() -> None:
+    result = runner.invoke(app, ["import", "fhir", "-", "--as-of", "2026-13-01"], input="{}")
+    assert result.exit_code == 2 and "--as-of" in result.stderr
