@@ -431,6 +431,18 @@ def test_ki67_same_date_conflict_left_unknown() -> None:
     )
 
 
+def test_preliminary_result_superseded_by_the_final_one() -> None:
+    result = run(
+        {**obs("pre", LOINC, "29593-1", valueQuantity=qty(2, "%")), "status": "preliminary"},
+        obs("fin", LOINC, "29593-1", valueQuantity=qty(8, "%")),
+    )
+    assert result.case["tumor"]["ki67_percent"] == 8
+    assert "ki67_history" not in result.case["tumor"]
+    assert reasons(result, "Observation/pre") == [
+        "preliminary result superseded by the final result Observation/fin"
+    ]
+
+
 def test_sstr_panel_newest_wins() -> None:
     def panel(rid: str, when: str, krenning: int) -> dict[str, Any]:
         return obs(

@@ -33,6 +33,7 @@ TREATMENT_TYPES = frozenset(
 _NOT_FACTS = "not clinical facts netnav reads"
 _EXCLUDED_STATUS = {"entered-in-error", "cancelled"}
 _EXCLUDED_VERIFICATION = {"entered-in-error", "refuted"}
+_FINAL = {"final", "amended", "corrected"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NO_LIMIT = date(9999, 12, 31)
 
@@ -62,8 +63,9 @@ def import_bundle(
     special = Special()
     morphologies: list[Morphology] = []
     treatment_entries: list[Entry] = []
+    finals = _final_results(read)
     for entry in read.entries:
-        if not _usable(entry, as_of, facts):
+        if not _usable(entry, as_of, facts) or _preliminary_superseded(entry, finals, facts):
             continue
         resource = entry.resource
         if entry.type == "Patient":
@@ -188,6 +190,44 @@ def _usable(entry: Entry, as_of: date | None, facts: Facts) -> bool:
             entry.label, entry.type, f"dated {when[0]}, after as_of {as_of.isoformat()}: ignored"
         )
         return False
+    return True
+
+
+def _result_key(entry: Entry) -> tuple[str, str, str] | None:
+    """(code system, code, date) of an Observation: a preliminary result and a final one of the
+    same test on the same date are one result, the final one replacing the preliminary."""
+    obs = entry.resource
+    first = next(iter(codings(obs.code)), None)
+    when = observation_when(obs)
+    if first is None or when is None:
+        return None
+    return (str(first[0]), str(first[1]), when)
+
+
+def _final_results(read: ReadBundle) -> dict[tuple[str, str, str], str]:
+    found: dict[tuple[str, str, str], str] = {}
+    for entry in read.entries:
+        if entry.type == "Observation" and entry.resource.status in _FINAL:
+            key = _result_key(entry)
+            if key is not None:
+                found.setdefault(key, entry.label)
+    return found
+
+
+def _preliminary_superseded(
+    entry: Entry, finals: dict[tuple[str, str, str], str], facts: Facts
+) -> bool:
+    if entry.type != "Observation" or entry.resource.status != "preliminary":
+        return False
+    key = _result_key(entry)
+    final = finals.get(key) if key is not None else None
+    if final is None:
+        return False
+    facts.note(
+        entry.label,
+        "Observation.status",
+        f"preliminary result superseded by the final result {final}",
+    )
     return True
 
 
