@@ -16,9 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["REPORT_FORMAT", "import_app"]
+__all__ = ["import_app"]
 
-REPORT_FORMAT = "netnav-fhir-import/1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
 import_app = typer.Typer(
@@ -161,7 +160,7 @@ def import_fhir(
             origin = f" (from {', '.join(sources)})" if sources else ""
             lines.append(f"  {problem.describe()}{origin}")
         raise _fail("\n".join(lines)) from None
-    report_doc = {"format": REPORT_FORMAT, **result.report()}
+    report_doc = result.report()
     _write(out, _dump(result.case), report, _dump(report_doc))
     _summary(result)
 

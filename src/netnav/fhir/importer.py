@@ -49,7 +49,8 @@ def import_bundle(
 
     ``bundle``: decoded JSON (any Bundle type, e.g. the ``collection`` a CDS Hooks service
     builds from its prefetch). ``as_of``: the date the case describes (default: the Bundle's
-    ``timestamp`` date, else the newest clinical date found). ``case_id`` → ``case.id``;
+    ``timestamp`` date, else the newest clinical date found). ``case_id`` → ``case.id`` (default: the
+    Bundle's ``identifier.value``, else its ``id``);
     ``region`` (us, eu, uk, other) → ``case.setting.region`` (not FHIR-derived).
 
     Returns a :class:`FhirImport` whose case is *not yet validated*: read it with
@@ -118,6 +119,10 @@ def import_bundle(
     values.update(resolved)
     provenance.update(resolved_provenance)
 
+    if case_id is None:
+        case_id, source = _bundle_case_id(bundle)
+        if source:
+            provenance["id"] = [source]
     case = _build_case(values, as_of, case_id, treatments if treatments_known else None, region)
     unmapped = list(facts.unmapped)
     _list_silent(read, provenance, unmapped)
@@ -341,6 +346,21 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
         node[parts[-1]].update(value)
     else:
         node[parts[-1]] = value
+
+
+def _bundle_case_id(bundle: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The case id a Bundle names: its ``identifier.value``, else its ``id`` (a record
+    number is what the case format's ``id`` holds; it never decides anything)."""
+    if bundle.get("resourceType") != "Bundle":
+        return None, ""
+    label = f"Bundle/{bundle.get('id')}" if isinstance(bundle.get("id"), str) else "Bundle"
+    identifier = bundle.get("identifier")
+    value = identifier.get("value") if isinstance(identifier, Mapping) else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()[:200], f"{label}.identifier.value"
+    if isinstance(bundle.get("id"), str) and bundle["id"].strip():
+        return str(bundle["id"]).strip()[:200], f"{label}.id"
+    return None, ""
 
 
 def _build_case(

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FhirImport", "FhirImportError", "Unmapped"]
+__all__ = ["REPORT_FORMAT", "FhirImport", "FhirImportError", "Unmapped"]
+
+# The format tag of the import report (CLI --report file, the API's ``fhir_import``).
+REPORT_FORMAT = "netnav-fhir-import/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,10 @@ class FhirImport:
     unmapped: tuple[Unmapped, ...] = ()
 
     def report(self) -> dict[str, Any]:
-        """The import report (JSON-ready): ``{"provenance": {...}, "unmapped": [...]}``."""
+        """The import report (JSON-ready):
+        ``{"format": "netnav-fhir-import/1", "provenance": {...}, "unmapped": [...]}``."""
         return {
+            "format": REPORT_FORMAT,
             "provenance": {path: list(refs) for path, refs in sorted(self.provenance.items())},
             "unmapped": [item.to_json() for item in self.unmapped],
         }

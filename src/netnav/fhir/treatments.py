@@ -474,7 +474,7 @@ class _Reader:
                         )
                         return None
                     texts = _unique(t for c, _ in concepts for t in _texts(c))
-                    return _Entry(label, rtype, order, frozenset(), code, [ref], texts or [code])
+                    return _Entry(label, rtype, order, frozenset(), code, [ref], texts)
         # 2. verified RxNorm codes, 3. names
         drugs: set[str] = set()
         refs: list[str] = []
@@ -602,18 +602,14 @@ class _Reader:
                         f"therapy code {value!r} is not an option id of options.md",
                     )
                     return None
-                entry = _Entry(
-                    label, "Procedure", order, frozenset(), value, [ref], texts or [value]
-                )
+                entry = _Entry(label, "Procedure", order, frozenset(), value, [ref], texts)
                 entry.procedure_code_ref = ref
                 return entry
         for coding in _codings(code):
             system, value = _attr(coding, "system"), str(_attr(coding, "code"))
             if system == self.t.snomed_system and value in self.t.procedure_codes:
-                option, display, sites = self.t.procedure_codes[value]
-                entry = _Entry(
-                    label, "Procedure", order, frozenset(), option, [ref], texts or [display]
-                )
+                option, _display, sites = self.t.procedure_codes[value]
+                entry = _Entry(label, "Procedure", order, frozenset(), option, [ref], texts)
                 entry.removes_primary, entry.procedure_code_ref = sites, ref
                 return entry
         for rule in self.t.procedure_rules:

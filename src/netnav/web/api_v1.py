@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from netnav.api import explain
 from netnav.case.load import parse_case_document
 from netnav.errors import CaseError, CaseProblem, UnknownOptionError
+from netnav.web.fhir_cases import FhirInputError, case_from_fhir, looks_like_fhir, read_fhir_json
 from netnav.web.openapi import json_body, problem_responses, ref
 from netnav.web.problems import problem_response, problems_from_case
-from netnav.web.security import bearer_token_guard, mark_plan
+from netnav.web.security import FHIR_MEDIA_TYPE, bearer_token_guard, mark_plan
 from netnav.web.service import WebContext, find_plan, plan_and_save, rerun
 from netnav.web.store import SavedPlan
 
@@ -61,11 +62,34 @@ def _is_json(request: Request) -> bool:
     return media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
 def _unsupported(request: Request) -> JSONResponse:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip() or "none"
     return problem_response(
         "unsupported-media-type",
-        f"content type {media[:80]!r} is not accepted; send application/json",
+        f"content type {media[:80]!r} is not accepted; send application/json "
+        "(or a FHIR Bundle as application/fhir+json)",
+    )
+
+
+def _fhir_refused(error: FhirInputError) -> JSONResponse:
+    """400 for a body that is not JSON, else 422 ``invalid-fhir`` with every problem."""
+    errors = problems_from_case(error.problems)
+    if error.kind == "malformed":
+        return problem_response(
+            "malformed-request", "; ".join(e.detail for e in errors), errors=errors
+        )
+    count = len(errors)
+    what = "the case imported from the Bundle" if error.kind == "case" else "the Bundle"
+    return problem_response(
+        "invalid-fhir",
+        f"{count} problem{'s' if count != 1 else ''} with {what}: "
+        + "; ".join(e.detail for e in errors[:3])
+        + ("; …" if count > 3 else ""),
+        errors=errors,
     )
 
 
@@ -88,6 +112,13 @@ def _case_refused(error: CaseError, body: bytes | str, prefix: str = "") -> JSON
     )
 
 
+def _is_fhir_body(body: bytes) -> bool:
+    try:
+        return looks_like_fhir(read_fhir_json(body))
+    except FhirInputError:
+        return False
+
+
 def _unavailable() -> JSONResponse:
     return problem_response("unavailable", "the plan database did not answer; nothing was saved")
 
@@ -107,11 +138,19 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         description="Send a case (netnav-case/1, or a wrapper document with the case under "
         "`case`). The plan is saved with the case, the knowledge version and the time; the "
         "answer carries its id and `Location`.",
-        openapi_extra=json_body("Case", "the case (netnav-case/1)"),
+        openapi_extra=json_body(
+            "Case",
+            "the case (netnav-case/1), or a FHIR R4 Bundle (mCODE) as application/fhir+json",
+            fhir_schema="FhirBundle",
+        ),
         responses={
             201: {
-                "description": "The plan, saved",
-                "content": {"application/json": {"schema": ref("SavedPlan")}},
+                "description": "The plan, saved (from a Bundle: with the import report)",
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [ref("SavedPlan"), ref("SavedPlanFromFhir")]}
+                    }
+                },
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
             **problem_responses(400, 413, 415, 422, 503),
@@ -122,9 +161,14 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         if not _is_json(request):
             return _unsupported(request)
         body = await request.body()
+        if _media_type(request) == FHIR_MEDIA_TYPE:
+            return await _plan_from_fhir(request, body)
         try:
             case, case_doc = parse_case_document(body)
         except CaseError as error:
+            # A Bundle sent as plain application/json is read as FHIR too.
+            if _is_fhir_body(body):
+                return await _plan_from_fhir(request, body)
             return _case_refused(error, body)
         try:
             saved = await run_in_threadpool(plan_and_save, ctx, case, case_doc)
@@ -134,6 +178,20 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
         return JSONResponse(
             saved_plan_json(saved), status_code=201, headers={"Location": f"/v1/plans/{saved.id}"}
         )
+
+    async def _plan_from_fhir(request: Request, body: bytes) -> JSONResponse:
+        try:
+            read = await run_in_threadpool(lambda: case_from_fhir(read_fhir_json(body)))
+        except FhirInputError as error:
+            return _fhir_refused(error)
+        try:
+            saved = await run_in_threadpool(plan_and_save, ctx, read.case, read.document)
+        except SQLAlchemyError:
+            return _unavailable()
+        mark_plan(request, saved.id)
+        answer = saved_plan_json(saved)
+        answer["fhir_import"] = read.imported.report()
+        return JSONResponse(answer, status_code=201, headers={"Location": f"/v1/plans/{saved.id}"})
 
     @router.get(
         "/plans",

@@ -29,7 +29,7 @@ from netnav.web.api_v1 import api_router
 from netnav.web.cds_hooks import cds_router
 from netnav.web.config import ServerConfig
 from netnav.web.openapi import component_schemas, problem_responses, ref
-from netnav.web.pages import page_router, render_error_page
+from netnav.web.pages import FHIR_UPLOAD_PATH, page_router, render_error_page
 from netnav.web.problems import PROBLEM_TYPES, ProblemField, problem_response
 from netnav.web.security import (
     AccessLogMiddleware,
@@ -60,7 +60,11 @@ to 1 MB (413). Off loopback, every `/v1` request needs `Authorization: Bearer <t
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/v1" or path == "/healthz"
+    return path.startswith(("/v1/", "/cds-services/")) or path in (
+        "/v1",
+        "/healthz",
+        "/cds-services",
+    )
 
 
 def create_app(
@@ -102,7 +106,7 @@ def create_app(
     )
     app.state.netnav = ctx
     app.include_router(api_router(ctx, config.api_tokens, config.require_api_token))
-    app.include_router(page_router(ctx))
+    app.include_router(page_router(ctx, csrf_secret=config.secret_key))
     app.include_router(cds_router(ctx, config.cds, clock=clock))
     app.mount(
         "/static",
@@ -161,12 +165,19 @@ def create_app(
         asgi_csrf,
         signing_secret=config.secret_key,
         always_protect=FORM_PATHS,
-        skip_if_scope=lambda scope: _is_api(scope["path"]),
+        # The Bundle upload is multipart, which asgi-csrf cannot read with the installed
+        # python-multipart; its page checks the same double-submit token itself.
+        skip_if_scope=lambda scope: _is_api(scope["path"]) or scope["path"] == FHIR_UPLOAD_PATH,
         cookie_samesite="Strict",
         send_csrf_failed=csrf_failed,
     )
     app.add_middleware(RefuseMultipartForms)
-    app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=config.max_body_bytes,
+        fhir_limit=config.max_fhir_body_bytes,
+        fhir_paths=(FHIR_UPLOAD_PATH,),
+    )
     app.add_middleware(CrashGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -23,6 +23,7 @@ from netnav.web.cds_config import CdsSettings, CdsSettingsError
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_FHIR_BODY_BYTES",
     "ServerConfig",
     "ServerConfigError",
     "default_database_url",
@@ -31,6 +32,9 @@ __all__ = [
 
 # The largest request body accepted (413 beyond it): the case format's own 1 MB limit.
 MAX_BODY_BYTES: Final = 1_048_576
+# FHIR bodies (a patient's Bundle, a CDS Hooks request with its prefetch) carry the whole
+# record, not one case: 8 MB. The case made from them still obeys the 1 MB case limit.
+MAX_FHIR_BODY_BYTES: Final = 8 * 1_048_576
 
 
 class ServerConfigError(NetnavError):
@@ -67,6 +71,7 @@ class ServerConfig:
     require_api_token: bool = False
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     max_body_bytes: int = MAX_BODY_BYTES
+    max_fhir_body_bytes: int = MAX_FHIR_BODY_BYTES
     cds: CdsSettings = field(default_factory=CdsSettings)  # /cds-services (cds_config.py)
 
     @classmethod

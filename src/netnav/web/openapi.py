@@ -104,6 +104,52 @@ def component_schemas() -> dict[str, Any]:
         "required": [*summary_required, "plan"],
         "properties": {**_SAVED_FIELDS, "plan": ref("Plan")},
     }
+    schemas["FhirBundle"] = {
+        "type": "object",
+        "description": "A FHIR R4 Bundle of the patient's record (mCODE profiles; docs/fhir.md "
+        "lists every element read).",
+        "required": ["resourceType"],
+        "properties": {
+            "resourceType": {"const": "Bundle"},
+            "type": {"type": "string"},
+            "timestamp": {"type": "string"},
+            "entry": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    schemas["FhirImportReport"] = {
+        "type": "object",
+        "description": "Where each case field came from, and every FHIR item not used.",
+        "required": ["format", "provenance", "unmapped"],
+        "properties": {
+            "format": {"const": "netnav-fhir-import/1"},
+            "provenance": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "unmapped": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["resource", "element", "reason"],
+                    "properties": {
+                        "resource": {"type": "string"},
+                        "element": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    schemas["SavedPlanFromFhir"] = {
+        "type": "object",
+        "description": "A plan saved from a FHIR Bundle, with the import report.",
+        "required": [*summary_required, "plan", "fhir_import"],
+        "properties": {
+            **_SAVED_FIELDS,
+            "plan": ref("Plan"),
+            "fhir_import": ref("FhirImportReport"),
+        },
+    }
     schemas["SavedPlanWithCase"] = {
         "type": "object",
         "required": [*summary_required, "plan", "case"],
@@ -187,15 +233,13 @@ def component_schemas() -> dict[str, Any]:
     return schemas
 
 
-def json_body(name: str, description: str) -> dict[str, Any]:
-    """An ``openapi_extra`` request body of JSON schema ``name``."""
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {"application/json": {"schema": ref(name)}},
-        }
-    }
+def json_body(name: str, description: str, fhir_schema: str | None = None) -> dict[str, Any]:
+    """An ``openapi_extra`` request body of JSON schema ``name`` (and, with ``fhir_schema``,
+    the same operation taking ``application/fhir+json``)."""
+    content: dict[str, Any] = {"application/json": {"schema": ref(name)}}
+    if fhir_schema is not None:
+        content["application/fhir+json"] = {"schema": ref(fhir_schema)}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
 _PROBLEM_TEXT = {
@@ -203,7 +247,7 @@ _PROBLEM_TEXT = {
     401: "A bearer token is required (server bound off loopback)",
     404: "No such id",
     413: "The request body is over 1 MB",
-    415: "The body is not application/json",
+    415: "The body is neither application/json nor application/fhir+json",
     422: "The request is not valid: `errors` lists every problem (path, value, allowed)",
     503: "The plan store is unavailable; nothing was saved",
 }

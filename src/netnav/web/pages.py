@@ -10,6 +10,7 @@ a re-run instead of mixing versions.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -19,24 +20,37 @@ from typing import Annotated, Any, Final
 import yaml
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from netnav import __version__
 from netnav.api import NOT_APPLICABLE, explain
 from netnav.case.load import case_from_mapping
 from netnav.errors import CaseError
+from netnav.fhir import FhirImport, Unmapped
 from netnav.guide.settings import Settings, default_settings_path, load_settings
 from netnav.vocabulary import OPTION_IDS
 from netnav.web.diff import plan_changes
+from netnav.web.fhir_cases import FhirInputError, case_from_fhir, read_fhir_json
 from netnav.web.form import case_from_form, field_errors, form_layout, form_values
 from netnav.web.problems import PROBLEM_TYPES
 from netnav.web.security import mark_plan
 from netnav.web.service import WebContext, find_plan, plan_and_save, rerun
 from netnav.web.store import PAGE_SIZE, SavedPlan
 
-__all__ = ["ExampleCase", "bundled_examples", "page_router", "render_error_page"]
+__all__ = [
+    "FHIR_UPLOAD_PATH",
+    "ExampleCase",
+    "bundled_examples",
+    "page_router",
+    "render_error_page",
+]
+
+# The form's "load a FHIR Bundle" post (multipart: the file and the CSRF token).
+FHIR_UPLOAD_PATH: Final = "/plans/new/fhir"
 
 DISCLAIMER: Final = (
     "Decision support for clinicians, not a prescription: every plan is for discussion at a "
@@ -148,6 +162,24 @@ def bundled_examples() -> tuple[ExampleCase, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class FhirLoad:
+    """What the form says after a Bundle upload: the file, the fields filled, what was left."""
+
+    filename: str
+    fields: int
+    unmapped: tuple[Unmapped, ...]
+    problems: tuple[str, ...]
+
+    @classmethod
+    def loaded(cls, filename: str, imported: FhirImport) -> FhirLoad:
+        return cls(filename, len(imported.provenance), imported.unmapped, ())
+
+    @classmethod
+    def refused(cls, filename: str, problems: Sequence[str]) -> FhirLoad:
+        return cls(filename, 0, (), tuple(problems))
+
+
 def _csrf(request: Request) -> str:
     getter = request.scope.get("csrftoken")
     return str(getter()) if callable(getter) else ""
@@ -168,8 +200,24 @@ def _option_names(ctx: WebContext) -> list[tuple[str, str]]:
     return sorted(names, key=lambda p: p[1].lower())
 
 
-def page_router(ctx: WebContext) -> APIRouter:
-    """The HTML routes bound to ``ctx`` (not in the OpenAPI document)."""
+def _csrf_matches(request: Request, posted: object, secret: str) -> bool:
+    """The double-submit check asgi-csrf makes (for the multipart post it cannot read):
+    the posted token equals the cookie's, and the cookie is signed with ``secret``."""
+    cookie = request.cookies.get("csrftoken", "")
+    if not isinstance(posted, str) or not cookie or not secrets.compare_digest(posted, cookie):
+        return False
+    try:
+        URLSafeSerializer(secret).loads(cookie, "csrftoken")
+    except BadSignature:
+        return False
+    return True
+
+
+def page_router(ctx: WebContext, csrf_secret: str = "") -> APIRouter:
+    """The HTML routes bound to ``ctx`` (not in the OpenAPI document).
+
+    ``csrf_secret`` signs the form tokens (the app's secret key); the Bundle upload checks it.
+    """
     router = APIRouter(include_in_schema=False)
     # The clinic details printed in guides: read once, so a broken settings file stops the
     # server at start (SettingsError names the file and field) instead of failing a request.
@@ -182,6 +230,7 @@ def page_router(ctx: WebContext) -> APIRouter:
         *,
         status: int = 200,
         loaded: ExampleCase | None = None,
+        fhir: FhirLoad | None = None,
     ) -> HTMLResponse:
         return _html(
             _render(
@@ -192,6 +241,8 @@ def page_router(ctx: WebContext) -> APIRouter:
                 csrf_token=_csrf(request),
                 examples=bundled_examples(),
                 loaded=loaded,
+                fhir=fhir,
+                fhir_upload_path=FHIR_UPLOAD_PATH,
                 knowledge_version=ctx.knowledge.version,
             ),
             status,
@@ -224,6 +275,56 @@ def page_router(ctx: WebContext) -> APIRouter:
                 )
             values = dict(form_values(loaded.case))
         return form_page(request, values, {}, loaded=loaded)
+
+    @router.post(FHIR_UPLOAD_PATH, response_class=HTMLResponse)
+    async def load_fhir_bundle(request: Request) -> Response:
+        """Fill the form from an uploaded FHIR Bundle; the clinician checks it, then plans."""
+        async with request.form(max_files=1, max_fields=10) as form:
+            token = form.get("csrftoken")
+            upload = form.get("bundle")
+            has_file = isinstance(upload, StarletteUploadFile) and bool(upload.filename)
+            body = await upload.read() if isinstance(upload, StarletteUploadFile) else b""
+            name = (upload.filename or "") if isinstance(upload, StarletteUploadFile) else ""
+        if not _csrf_matches(request, token, csrf_secret):
+            return _html(
+                render_error_page(
+                    403,
+                    "The form has expired",
+                    "This page was open too long, or cookies are blocked, so the form could "
+                    "not be checked. Nothing was read. Reload the page and load the file again.",
+                ),
+                403,
+            )
+        if not has_file:
+            return form_page(
+                request,
+                {},
+                {},
+                status=422,
+                fhir=FhirLoad.refused("", ["Choose a FHIR Bundle file (JSON) to load."]),
+            )
+        try:
+            read = await run_in_threadpool(lambda: case_from_fhir(read_fhir_json(body)))
+        except FhirInputError as error:
+            if error.kind == "case" and error.document is not None:
+                # Show what was read, with the refused fields marked, for the clinician to fix.
+                return form_page(
+                    request,
+                    form_values(error.document),
+                    field_errors(error.problems),
+                    status=422,
+                    fhir=FhirLoad.refused(name, [p.describe() for p in error.problems]),
+                )
+            return form_page(
+                request,
+                {},
+                {},
+                status=422,
+                fhir=FhirLoad.refused(name, [p.describe() for p in error.problems]),
+            )
+        return form_page(
+            request, form_values(read.document), {}, fhir=FhirLoad.loaded(name, read.imported)
+        )
 
     @router.post("/plans", response_class=HTMLResponse)
     async def submit_case(request: Request) -> Response:

@@ -77,7 +77,8 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
             "unsupported-media-type",
             415,
             "Unsupported media type",
-            "Send the case as `application/json` (UTF-8).",
+            "Send the case as `application/json` (UTF-8), or a FHIR R4 Bundle as "
+            "`application/fhir+json`.",
         ),
         ProblemType(
             "invalid-case",
@@ -85,6 +86,15 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
             "The case is not valid",
             "The case document does not follow the case format (netnav-case/1). `errors` lists "
             "every problem found: the field path, the value given and what is allowed.",
+        ),
+        ProblemType(
+            "invalid-fhir",
+            422,
+            "The FHIR Bundle could not be read",
+            "The body (`application/fhir+json`) is not a FHIR R4 Bundle netnav can read, or "
+            "the case made from it is not valid. `errors` lists every problem: the JSON path in "
+            "the Bundle (or the case field, with the FHIR element that gave it), the value and "
+            "what is allowed. docs/fhir.md lists the elements read.",
         ),
         ProblemType(
             "invalid-request",

@@ -24,7 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from netnav.web.problems import problem_response
 from netnav.web.store import PLAN_ID
 
+# The media type of FHIR JSON (HL7 FHIR R4, http://hl7.org/fhir/R4/http.html#mime-type).
+FHIR_MEDIA_TYPE: Final = "application/fhir+json"
+
 __all__ = [
+    "FHIR_MEDIA_TYPE",
     "AccessLogMiddleware",
     "BodyLimitMiddleware",
     "CrashGuardMiddleware",
@@ -69,24 +73,50 @@ class _BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Answer 413 (problem details) to a request body over ``limit`` bytes."""
+    """Answer 413 (problem details) to a request body over ``limit`` bytes.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    FHIR bodies (``application/fhir+json``, ``fhir_paths`` such as the form's Bundle upload,
+    and every request under ``/cds-services``) may be up to ``fhir_limit`` bytes: they carry a
+    patient's record, not one case.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        fhir_limit: int | None = None,
+        fhir_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.fhir_limit = limit if fhir_limit is None else max(limit, fhir_limit)
+        self.fhir_paths = frozenset(fhir_paths)
+
+    def _limit_for(self, scope: Scope) -> int:
+        media = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+        path: str = scope.get("path", "")
+        if (
+            media == FHIR_MEDIA_TYPE
+            or path in self.fhir_paths
+            or path == "/cds-services"
+            or path.startswith("/cds-services/")
+        ):
+            return self.fhir_limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope)
         declared = _header(scope, b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.limit
+                too_large = int(declared) > limit
             except ValueError:
                 too_large = False  # the server itself refuses a malformed length
             if too_large:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
                 return
         received = 0
         watch = _ResponseWatch(send)
@@ -96,7 +126,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -105,12 +135,12 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             if watch.started:  # pragma: no cover - the app answered before reading the body
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
             "body-too-large",
-            f"the request body is over {self.limit:,} bytes; nothing was read or saved",
+            f"the request body is over {limit:,} bytes; nothing was read or saved",
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
