@@ -383,6 +383,7 @@ def test_wrong_content_type_is_a_415_problem(web: WebApp, url: str, media: str |
     body = assert_problem(response, 415, "unsupported-media-type")
     assert body["detail"] == (
         f"content type {(media or 'none')!r} is not accepted; send application/json"
+        + (" (or a FHIR Bundle as application/fhir+json)" if url == "/v1/plans" else "")
     )
     assert web.store.search()[1] == 0
 

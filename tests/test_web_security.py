@@ -205,12 +205,18 @@ def test_security_headers_on_413_and_401(web: WebApp, guarded: WebApp) -> None:
 def _form_fields(html: str) -> tuple[str, list[tuple[str, str]]]:
     """The csrftoken and the name/value pairs a browser would send for the case form."""
     soup = BeautifulSoup(html, "html.parser")
-    token_input = soup.find("input", attrs={"name": "csrftoken"})
+    # The first URL-encoded form holding a token (the case form, or a plan page's re-plan
+    # form), not the multipart Bundle upload.
+    form = next(
+        f
+        for f in soup.find_all("form", attrs={"method": "post"})
+        if f.get("enctype") != "multipart/form-data"
+        and f.find("input", attrs={"name": "csrftoken"})
+    )
+    token_input = form.find("input", attrs={"name": "csrftoken"})
     assert token_input is not None
     token = str(token_input["value"])
     assert token
-    form = token_input.find_parent("form")
-    assert form is not None
     fields: list[tuple[str, str]] = []
     for el in form.find_all(["input", "select", "textarea"]):
         name = el.get("name")

@@ -66,12 +66,12 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _unsupported(request: Request) -> JSONResponse:
+def _unsupported(request: Request, *, fhir: bool = False) -> JSONResponse:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip() or "none"
     return problem_response(
         "unsupported-media-type",
-        f"content type {media[:80]!r} is not accepted; send application/json "
-        "(or a FHIR Bundle as application/fhir+json)",
+        f"content type {media[:80]!r} is not accepted; send application/json"
+        + (" (or a FHIR Bundle as application/fhir+json)" if fhir else ""),
     )
 
 
@@ -159,7 +159,7 @@ def api_router(ctx: WebContext, tokens: tuple[str, ...], require_token: bool) ->
     )
     async def create_plan(request: Request) -> JSONResponse:
         if not _is_json(request):
-            return _unsupported(request)
+            return _unsupported(request, fhir=True)
         body = await request.body()
         if _media_type(request) == FHIR_MEDIA_TYPE:
             return await _plan_from_fhir(request, body)
