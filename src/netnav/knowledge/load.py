@@ -532,7 +532,10 @@ def _digest(data_dir: Path) -> str:
     return h.hexdigest()[:24]
 
 
-def _cache_dir() -> Path | None:
+def user_cache_dir() -> Path | None:
+    """netnav's cache folder (``$NETNAV_CACHE_DIR`` or ``$XDG_CACHE_HOME`` + ``/netnav``,
+    else ``~/.cache/netnav``); None when ``NETNAV_NO_CACHE`` is set. Start-up caches only:
+    nothing in it changes a plan."""
     if os.environ.get("NETNAV_NO_CACHE"):
         return None
     base = os.environ.get("NETNAV_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
@@ -547,7 +550,7 @@ def load_knowledge_cached(data_dir: Path = DATA_DIR) -> Knowledge:
     (YAML parsing and validation); set ``NETNAV_NO_CACHE=1`` to bypass it. A cache that
     cannot be read or written is ignored.
     """
-    folder = _cache_dir()
+    folder = user_cache_dir()
     if folder is None:
         return load_knowledge(data_dir)
     target = folder / f"knowledge-{_digest(data_dir)}.pickle"
