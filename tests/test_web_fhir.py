@@ -249,3 +249,32 @@ def test_form_bundle_that_cannot_be_read_says_why(web: WebApp) -> None:
     alert = BeautifulSoup(response.text, "html.parser").find(attrs={"role": "alert"})
     assert alert is not None and "notes.json could not be used" in alert.text
     assert "not valid JSON" in alert.text
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"", "the body is empty"),
+        (b'<Bundle xmlns="http://hl7.org/fhir"/>', "looks like XML"),
+    ],
+    ids=["empty", "xml"],
+)
+def test_empty_or_xml_fhir_body_is_a_400_in_plain_words(
+    web: WebApp, body: bytes, said: str
+) -> None:
+    response = web.client.post("/v1/plans", content=body, headers=FHIR_JSON)
+
+    problem = assert_problem(response, 400, "malformed-request")
+    assert said in problem["detail"]
+
+
+def test_a_case_sent_as_fhir_says_so_once(web: WebApp) -> None:
+    response = web.client.post(
+        "/v1/plans", content=json.dumps(twin(ILEAL)).encode(), headers=FHIR_JSON
+    )
+
+    problem = assert_problem(response, 422, "invalid-fhir")
+    (error,) = problem["errors"]
+    assert error["path"] == "resourceType"
+    assert "looks like a netnav case" in error["detail"]
+    assert error["detail"].count("resourceType") == 1

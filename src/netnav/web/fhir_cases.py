@@ -57,6 +57,17 @@ def read_fhir_json(body: bytes | str) -> object:
     """
     try:
         text = body.decode("utf-8").removeprefix("\ufeff") if isinstance(body, bytes) else body
+        if not text.strip():
+            raise FhirInputError("malformed", [CaseProblem("", "the body is empty")])
+        if text.lstrip().startswith("<"):
+            raise FhirInputError(
+                "malformed",
+                [
+                    CaseProblem(
+                        "", "this looks like XML; netnav reads FHIR JSON (application/fhir+json)"
+                    )
+                ],
+            )
         return json.loads(text)
     except UnicodeDecodeError as error:
         problem = CaseProblem("", f"not UTF-8 text (invalid byte at offset {error.start})")
@@ -93,9 +104,7 @@ def case_from_fhir(obj: object, *, region: str | None = None) -> FhirCase:
     try:
         imported = import_bundle(obj)
     except FhirImportError as error:
-        raise FhirInputError(
-            "fhir", [CaseProblem(error.path, error.reason, error.value, error.allowed)]
-        ) from None
+        raise FhirInputError("fhir", [_import_problem(error)]) from None
     document = dict(imported.case)
     if region is not None:
         document["setting"] = {**document.get("setting", {}), "region": region}
@@ -106,6 +115,16 @@ def case_from_fhir(obj: object, *, region: str | None = None) -> FhirCase:
             "case", [_with_source(p, imported.provenance) for p in error.problems], document
         ) from None
     return FhirCase(case, document, imported)
+
+
+def _import_problem(error: FhirImportError) -> CaseProblem:
+    """The import error as a problem entry, its message said once (the reason already names
+    the path, and often the value and what is allowed)."""
+    prefix = f"{error.path}: "
+    message = error.reason.removeprefix(prefix)
+    if message == f"{error.value!r} is not allowed; allowed: {error.allowed}":
+        return CaseProblem(error.path, "not allowed", error.value, error.allowed)
+    return CaseProblem(error.path, message)
 
 
 def _with_source(problem: CaseProblem, provenance: Mapping[str, Sequence[str]]) -> CaseProblem:
