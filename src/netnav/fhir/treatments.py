@@ -92,6 +92,17 @@ IGNORED_STATUS: Final[dict[str, frozenset[str]]] = {
     "MedicationStatement": frozenset({"entered-in-error", "not-taken", "intended"}),
     "Procedure": frozenset({"entered-in-error", "not-done", "preparation"}),
 }
+# statuses that do not say the treatment was given (listed as "not known to have been given").
+# A MedicationStatement asserts use (R4 says "not-taken" when it was not used): its status
+# unknown only leaves the state of use (active or completed) unknown, so it still counts.
+NOT_KNOWN_GIVEN_STATUS: Final[dict[str, dict[str, str]]] = {
+    "MedicationRequest": {"on-hold": "on hold", "unknown": "status unknown"},
+    "MedicationStatement": {"on-hold": "on hold"},
+    "MedicationAdministration": {"unknown": "status unknown"},
+    "Procedure": {"unknown": "status unknown"},
+}
+# MedicationRequest intents that are not an order (a proposal, a plan, one option among others)
+NOT_ORDER_INTENTS: Final = frozenset({"proposal", "plan", "option"})
 # status -> ongoing (None: the status says nothing of the course)
 ONGOING_BY_STATUS: Final[dict[str, dict[str, bool]]] = {
     "MedicationRequest": {"active": True, "completed": False, "stopped": False},
@@ -168,10 +179,42 @@ class _Tables:
     procedure_codes: dict[str, tuple[str, str, frozenset[str]]]  # code -> (option, display, sites)
     procedure_rules: tuple[_ProcedureRule, ...]
     stop_words: tuple[tuple[re.Pattern[str], str], ...]
+    short_text_units: tuple[str, ...]
+    oral_words: tuple[re.Pattern[str], ...]
+    oral_routes: frozenset[str]
+    regimen_window: timedelta
+    cycle_gap: timedelta
+    cycle_max: timedelta
+    stop_negation_before: re.Pattern[str]
+    stop_negation_after: re.Pattern[str]
+    medication_not_given: tuple[re.Pattern[str], ...]
+    clause_separators: re.Pattern[str]
+    non_therapeutic: tuple[re.Pattern[str], ...]
+    guided: re.Pattern[str]
+    before_name: re.Pattern[str]
+    not_done_words: tuple[re.Pattern[str], ...]
+    procedure_negation: re.Pattern[str]
+    self_words: tuple[re.Pattern[str], ...]
+    unsuccessful_outcomes: frozenset[str]
 
 
 def _word(text: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + re.escape(text.lower()) + r"(?![a-z0-9])")
+
+
+def _token(text: str) -> re.Pattern[str]:
+    """A standalone token: no letter, digit or hyphen beside it ("pd" is not "pd-l1")."""
+    return re.compile(r"(?<![\w-])" + re.escape(text.lower()) + r"(?![\w-])")
+
+
+def _alternatives(words: Iterable[object]) -> str:
+    listed: list[str] = []
+    for word in words:
+        if not isinstance(word, str):  # YAML reads an unquoted no/yes/on/off as a boolean
+            raise ValueError(f"treatments.yaml: {word!r} is not a word (quote it)")
+        listed.append(word.lower())
+    ordered = sorted(listed, key=len, reverse=True)
+    return "|".join(re.escape(w) for w in ordered)
 
 
 def _option(value: object, where: str) -> str:
@@ -238,8 +281,11 @@ def _tables() -> _Tables:
         for spec in raw["procedure_names"]
     )
     stop_words = tuple(
-        (_word(w), str(spec["value"])) for spec in raw["stop_reasons"] for w in spec["words"]
+        (_token(w), str(spec["value"])) for spec in raw["stop_reasons"] for w in spec["words"]
     )
+    negation = raw["stop_negation"]
+    window = int(negation["window"])
+    separators = "|".join(re.escape(str(sep)) for sep in raw["procedure_clause_separators"])
     return _Tables(
         rxnorm_system=str(raw["rxnorm_system"]),
         snomed_system=str(raw["snomed_system"]),
@@ -258,6 +304,38 @@ def _tables() -> _Tables:
         procedure_codes=procedure_codes,
         procedure_rules=rules,
         stop_words=stop_words,
+        short_text_units=tuple(str(u).lower() for u in form["short_acting_text_units"]),
+        oral_words=tuple(_word(w) for w in form["oral_words"]),
+        oral_routes=frozenset(str(r).lower() for r in form["oral_routes"]),
+        regimen_window=timedelta(days=int(raw["regimen_start_window_days"])),
+        cycle_gap=timedelta(days=int(raw["cycle_gap_days"])),
+        cycle_max=timedelta(days=int(raw["cycle_max_days"])),
+        stop_negation_before=re.compile(
+            r"(?<![a-z0-9])(" + _alternatives(negation["before"]) + r")(?![a-z0-9])"
+            r"[\s-]+(?:[\w/-]+\s+){0," + str(window) + r"}$"
+        ),
+        stop_negation_after=re.compile(
+            r"^\s*(?:[\w/-]+\s+){0," + str(window) + r"}(" + _alternatives(negation["after"]) + r")"
+            r"(?![a-z0-9])"
+        ),
+        medication_not_given=tuple(_word(w) for w in raw["medication_not_given_words"]),
+        clause_separators=re.compile(separators),
+        non_therapeutic=tuple(_word(w) for w in raw["procedure_non_therapeutic"]),
+        guided=re.compile(
+            r"^[\s/-]*(?:" + _alternatives(raw["procedure_guided_words"]) + r")(?![a-z0-9])"
+        ),
+        before_name=re.compile(
+            r"(?<![a-z0-9])(" + _alternatives(raw["procedure_before_name"]) + r")[\s-]*$"
+        ),
+        not_done_words=tuple(_word(w) for w in raw["procedure_not_done_words"]),
+        procedure_negation=re.compile(
+            r"(?<![a-z0-9])(" + _alternatives(raw["procedure_negation_before"]) + r")"
+            r"[\s-]+(?:[\w/-]+\s+){0,2}$"
+        ),
+        self_words=tuple(_word(w) for w in raw["procedure_self_words"]),
+        unsuccessful_outcomes=frozenset(
+            str(c["code"]) for c in raw["procedure_unsuccessful_outcomes"]
+        ),
     )
 
 
@@ -341,6 +419,14 @@ class _Entry:
         return self.start.low, max(high, self.start.high)
 
 
+@dataclass(frozen=True)
+class _TextConcept:
+    """A CodeableConcept with text only (a reference's display read as the drug's name)."""
+
+    text: str
+    coding: tuple[Any, ...] = ()
+
+
 def _attr(obj: Any, name: str) -> Any:
     return getattr(obj, name, None) if obj is not None else None
 
@@ -400,9 +486,25 @@ class _Reader:
         if status in IGNORED_STATUS[rtype]:
             self.note(label, f"{rtype}.status", f"status {status}: not a treatment given")
             return None
+        if status in NOT_KNOWN_GIVEN_STATUS[rtype]:
+            why = NOT_KNOWN_GIVEN_STATUS[rtype][status]
+            self.note(
+                label, f"{rtype}.status", f"status {status}: {why}, not known to have been given"
+            )
+            return None
+        if _attr(res, "doNotPerform") is True:
+            self.note(
+                label,
+                f"{rtype}.doNotPerform",
+                "doNotPerform true: an order not to give it, not a treatment given",
+            )
+            return None
         intent = _attr(res, "intent")
-        if rtype == "MedicationRequest" and intent in ("proposal", "plan"):
-            self.note(label, f"{rtype}.intent", f"intent {intent}: planned, not ordered or given")
+        if rtype == "MedicationRequest" and intent in NOT_ORDER_INTENTS:
+            what = "one option offered" if intent == "option" else "planned"
+            self.note(label, f"{rtype}.intent", f"intent {intent}: {what}, not ordered or given")
+            return None
+        if rtype in MEDICATION_TYPES and self._never_given(res, rtype, label):
             return None
         if rtype == "Procedure":
             entry = self._procedure(res, label, order)
@@ -434,6 +536,39 @@ class _Reader:
         self._outcome(res, rtype, entry)
         return entry
 
+    def _never_given(self, res: Resource, rtype: str, label: str) -> bool:
+        """statusReason says the medication was never given ("patient never started")."""
+        reasons = _attr(res, "statusReason")
+        concepts = (
+            reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []
+        )
+        for i, concept in enumerate(concepts):
+            element = f"statusReason[{i}]" if isinstance(reasons, list) else "statusReason"
+            for text in _texts(concept):
+                for pattern in self.t.medication_not_given:
+                    found = pattern.search(text.lower())
+                    if found:
+                        self.note(
+                            label,
+                            f"{rtype}.{element}",
+                            f"{text}: {found.group(0)!r}, not a treatment given",
+                        )
+                        return True
+        return False
+
+    def _referenced(self, res: Resource, reference: str, label: str) -> tuple[Any, str] | None:
+        """The Medication a reference names: ``#id`` in the resource's ``contained``, else
+        ``resolve``; with its provenance label."""
+        if reference.startswith("#"):
+            for i, contained in enumerate(_attr(res, "contained") or []):
+                if _attr(contained, "id") == reference[1:]:
+                    return contained, f"{label}.contained[{i}]"
+            return None
+        medication = self.resolve(reference)
+        if medication is None:
+            return None
+        return medication, (f"Medication/{medication.id}" if _attr(medication, "id") else reference)
+
     # -- what was given ----------------------------------------------------------------
 
     def _medication(self, res: Resource, rtype: str, label: str, order: int) -> _Entry | None:
@@ -442,15 +577,28 @@ class _Reader:
         concept = _attr(res, "medicationCodeableConcept")
         if concept is not None:
             concepts.append((concept, f"{label}.medicationCodeableConcept"))
-        reference = _attr(_attr(res, "medicationReference"), "reference")
-        if reference:
-            medication = self.resolve(str(reference))
-            if medication is None:
+        med_ref = _attr(res, "medicationReference")
+        reference = _attr(med_ref, "reference")
+        display = _attr(med_ref, "display")
+        found_med = self._referenced(res, str(reference), label) if reference else None
+        if med_ref is not None and found_med is None:
+            if not display:
                 self.note(
-                    label, f"{rtype}.medicationReference", f"{reference} is not in the bundle"
+                    label,
+                    f"{rtype}.medicationReference",
+                    f"{reference or '(no reference)'} is not in the bundle "
+                    "(and the reference has no display)",
                 )
                 return None
-            med_label = f"Medication/{medication.id}" if _attr(medication, "id") else str(reference)
+            self.note(
+                label,
+                f"{rtype}.medicationReference",
+                f"{reference or '(no reference)'} is not in the bundle: the drug is read from "
+                "the reference's display",
+            )
+            concepts.append((_TextConcept(str(display)), f"{label}.medicationReference.display"))
+        if found_med is not None:
+            medication, med_label = found_med
             if _attr(medication, "code") is not None:
                 concepts.append((medication.code, f"{med_label}.code"))
             for i, ingredient in enumerate(_attr(medication, "ingredient") or []):
@@ -458,6 +606,10 @@ class _Reader:
                 if item is not None:
                     concepts.append((item, f"{med_label}.ingredient[{i}].itemCodeableConcept"))
             form_texts.extend(_texts(_attr(medication, "form")))
+            if not concepts and display:
+                concepts.append(
+                    (_TextConcept(str(display)), f"{label}.medicationReference.display")
+                )
         if not concepts:
             self.note(label, f"{rtype}.medication[x]", "no medication code or text")
             return None
@@ -521,7 +673,7 @@ class _Reader:
             return None
         option = None
         if drugs == {"octreotide"}:
-            option = self._octreotide(res, rtype, texts + form_texts)
+            option = self._octreotide(res, rtype, label, texts + form_texts)
         return _Entry(label, rtype, order, frozenset(drugs), option, refs, texts)
 
     def _drug_names(self, text: str) -> set[str]:
@@ -545,7 +697,7 @@ class _Reader:
                 keep.add(key)
         return keep
 
-    def _octreotide(self, res: Resource, rtype: str, texts: list[str]) -> str:
+    def _octreotide(self, res: Resource, rtype: str, label: str, texts: list[str]) -> str:
         """octreotide_lar / octreotide_short_acting from the evidence; unknown -> ssa_unspecified."""
         evidence = [t.lower() for t in texts]
         routes: list[str] = []
@@ -578,10 +730,27 @@ class _Reader:
         long |= any(u in self.t.long_units for u in units)
         short |= any(u in self.t.short_units for u in units)
         # a strength of 5 mg or more in the name is a depot product (short-acting is in µg)
+        micro = _alternatives(self.t.short_text_units)
         for text in evidence:
             for match in re.finditer(r"(\d+(?:\.\d+)?)\s*mg(?!\s*/)(?![a-z])", text):
                 if float(match.group(1)) >= 5:
                     long = True
+            if re.search(r"\d\s*(?:" + micro + r")(?![a-z])", text):
+                short = True
+        oral = [
+            found.group(0)
+            for text in evidence
+            for p in self.t.oral_words
+            if (found := p.search(text)) is not None
+        ] + [r for r in routes if r in self.t.oral_routes]
+        if oral:
+            self.note(
+                label,
+                f"{rtype}.medication[x]",
+                f"oral octreotide ({oral[0]!r}) is neither the LAR depot nor the short-acting "
+                "injection: imported as ssa_unspecified",
+            )
+            return "ssa_unspecified"
         if long and not short:
             return "octreotide_lar"
         if short and not long:
@@ -592,6 +761,7 @@ class _Reader:
         code = _attr(res, "code")
         ref = f"{label}.code"
         texts = _unique(_texts(code))
+        coded: tuple[str, frozenset[str]] | None = None
         for coding in _codings(code):
             system, value = _attr(coding, "system"), str(_attr(coding, "code"))
             if system == THERAPY_SYSTEM:
@@ -602,24 +772,57 @@ class _Reader:
                         f"therapy code {value!r} is not an option id of options.md",
                     )
                     return None
-                entry = _Entry(label, "Procedure", order, frozenset(), value, [ref], texts)
-                entry.procedure_code_ref = ref
-                return entry
-        for coding in _codings(code):
-            system, value = _attr(coding, "system"), str(_attr(coding, "code"))
-            if system == self.t.snomed_system and value in self.t.procedure_codes:
-                option, _display, sites = self.t.procedure_codes[value]
-                entry = _Entry(label, "Procedure", order, frozenset(), option, [ref], texts)
-                entry.removes_primary, entry.procedure_code_ref = sites, ref
-                return entry
+                coded = (value, frozenset())
+                break
+        if coded is None:
+            for coding in _codings(code):
+                system, value = _attr(coding, "system"), str(_attr(coding, "code"))
+                if system == self.t.snomed_system and value in self.t.procedure_codes:
+                    option, _display, sites = self.t.procedure_codes[value]
+                    coded = (option, sites)
+                    break
+        if coded is not None:
+            option, sites = coded
+            own = tuple(
+                p
+                for rule in self.t.procedure_rules
+                if rule.option == option
+                for group in rule.groups
+                for p in group
+            )
+            if self._not_done(res, label, texts, own, option):
+                return None
+            entry = _Entry(label, "Procedure", order, frozenset(), option, [ref], texts)
+            entry.removes_primary, entry.procedure_code_ref = sites, ref
+            return entry
+        veto: tuple[str, str] | None = None  # (option, word) of the first vetoed name match
         for rule in self.t.procedure_rules:
-            if any(
-                all(any(p.search(t.lower()) for p in group) for group in rule.groups) for t in texts
-            ):
-                entry = _Entry(label, "Procedure", order, frozenset(), rule.option, [ref], texts)
-                entry.removes_primary, entry.procedure_code_ref = rule.removes_primary, ref
-                return entry
+            matched = [
+                t
+                for t in texts
+                if all(any(p.search(t.lower()) for p in group) for group in rule.groups)
+            ]
+            if not matched:
+                continue
+            own = tuple(p for group in rule.groups for p in group)
+            word = self._not_a_treatment(matched, own)
+            if word is not None:
+                veto = veto or (rule.option, word)
+                continue
+            if self._not_done(res, label, matched, own, rule.option):
+                return None
+            entry = _Entry(label, "Procedure", order, frozenset(), rule.option, [ref], texts)
+            entry.removes_primary, entry.procedure_code_ref = rule.removes_primary, ref
+            return entry
         shown = "; ".join(texts) or "(no text)"
+        if veto is not None:
+            self.note(
+                label,
+                "Procedure.code",
+                f"{shown}: {veto[1]!r} says this is not the treatment itself "
+                f"({veto[0]} not imported)",
+            )
+            return None
         codes = ", ".join(f"{_attr(c, 'system')}|{_attr(c, 'code')}" for c in _codings(code))
         self.note(
             label,
@@ -627,6 +830,104 @@ class _Reader:
             f"{shown}{f' ({codes})' if codes else ''}: not a treatment netnav imports",
         )
         return None
+
+    def _clauses(self, text: str) -> list[str]:
+        return [c for c in self.t.clause_separators.split(text.lower()) if c.strip()]
+
+    @staticmethod
+    def _names(clause: str, own: Sequence[re.Pattern[str]]) -> list[re.Match[str]]:
+        return [m for p in own for m in p.finditer(clause)]
+
+    def _not_a_treatment(self, texts: list[str], own: Sequence[re.Pattern[str]]) -> str | None:
+        """The non-therapeutic word that vetoes every clause naming the treatment, else None."""
+        first: str | None = None
+        for text in texts:
+            for clause in self._clauses(text):
+                names = self._names(clause, own)
+                if not names:
+                    continue
+                word = None
+                for pattern in self.t.non_therapeutic:
+                    for found in pattern.finditer(clause):
+                        if not self.t.guided.match(clause[found.end() :]):
+                            word = found.group(0)
+                            break
+                    if word is not None:
+                        break
+                if word is None:
+                    for name in names:
+                        before = self.t.before_name.search(clause[: name.start()])
+                        if before is not None:
+                            word = f"{before.group(1)} {name.group(0)}"
+                            break
+                if word is None:
+                    return None  # a clause names the treatment and nothing vetoes it
+                first = first or word
+        return first
+
+    def _negated_in(self, clause: str, own: Sequence[re.Pattern[str]], whole: bool) -> str | None:
+        """A not-done word of ``clause`` (``whole``: anywhere; else the clause must name the
+        treatment), or a negation right before the name."""
+        names = self._names(clause, own)
+        if not whole and not names:
+            return None
+        for pattern in self.t.not_done_words:
+            found = pattern.search(clause)
+            if found:
+                return found.group(0)
+        for name in names:
+            negation = self.t.procedure_negation.search(clause[: name.start()])
+            if negation is not None:
+                return f"{negation.group(1)} {name.group(0)}"
+        return None
+
+    def _not_done(
+        self,
+        res: Resource,
+        label: str,
+        texts: list[str],
+        own: Sequence[re.Pattern[str]],
+        option: str,
+    ) -> bool:
+        """Negation or abandonment in the code text, statusReason, outcome or note (listed)."""
+        found: tuple[str, str] | None = None
+        for text in texts:
+            clauses = self._clauses(text)
+            named = any(self._names(c, own) for c in clauses)
+            for clause in clauses:
+                word = self._negated_in(clause, own, whole=not named)
+                if word is not None:
+                    found = found or ("Procedure.code", word)
+        for element in ("statusReason", "outcome"):
+            concept = _attr(res, element)
+            if element == "outcome":
+                for coding in _codings(concept):
+                    if (
+                        _attr(coding, "system") == self.t.snomed_system
+                        and str(_attr(coding, "code")) in self.t.unsuccessful_outcomes
+                    ):
+                        shown = _attr(coding, "display") or _attr(coding, "code")
+                        found = found or (f"Procedure.{element}", str(shown))
+            for text in _texts(concept):
+                for clause in self._clauses(text):
+                    word = self._negated_in(clause, own, whole=True)
+                    if word is not None:
+                        found = found or (f"Procedure.{element}", word)
+        for i, note in enumerate(_attr(res, "note") or []):
+            text = str(_attr(note, "text") or "")
+            for clause in self._clauses(text):
+                about_it = any(p.search(clause) for p in self.t.self_words)
+                word = self._negated_in(clause, own, whole=about_it)
+                if word is not None:
+                    found = found or (f"Procedure.note[{i}].text", word)
+        if found is None:
+            return False
+        self.note(
+            label,
+            found[0],
+            f"{found[1]!r}: the procedure was not performed ({option} not imported)",
+        )
+        return True
 
     # -- dates, stop reason, outcome -------------------------------------------------------
 
@@ -719,16 +1020,49 @@ class _Reader:
                 ):
                     entry.stop_reason, entry.stop_ref = str(coding.code), f"{entry.label}.{element}"
                     return
+            shown = "; ".join(_texts(concept)) or "(no text)"
+            found: dict[str, str] = {}  # reason -> phrase
+            negated: list[str] = []
             for text in _texts(concept):
-                for pattern, value in self.t.stop_words:
-                    if pattern.search(text.lower()):
-                        entry.stop_reason, entry.stop_ref = value, f"{entry.label}.{element}"
-                        return
-            self.note(
-                entry.label,
-                f"{rtype}.{element}",
-                f"{'; '.join(_texts(concept)) or '(no text)'}: not a stop reason netnav knows",
+                for clause in self._clauses(text):
+                    for value, phrase, is_negated in self._stop_phrases(clause):
+                        if is_negated:
+                            negated.append(phrase)
+                        else:
+                            found.setdefault(value, phrase)
+            if len(found) == 1:
+                entry.stop_reason, entry.stop_ref = next(iter(found)), f"{entry.label}.{element}"
+                return
+            if len(found) > 1:
+                named = ", ".join(f"{v} ({p!r})" for v, p in sorted(found.items()))
+                why = f"several stop reasons named: {named}; not chosen"
+            elif negated:
+                why = f"{', '.join(repr(p) for p in negated)} negated: not a stop reason"
+            else:
+                why = "not a stop reason netnav knows"
+            self.note(entry.label, f"{rtype}.{element}", f"{shown}: {why}")
+
+    def _stop_phrases(self, clause: str) -> list[tuple[str, str, bool]]:
+        """(reason, phrase, negated) for each stop word in ``clause``; a phrase inside a longer
+        matched phrase is dropped ("disease progression", not also "progression")."""
+        spans = [
+            (m.start(), m.end(), value)
+            for pattern, value in self.t.stop_words
+            for m in pattern.finditer(clause)
+        ]
+        out = []
+        for start, end, value in spans:
+            if any(
+                o_start <= start and end <= o_end and (o_end - o_start) > (end - start)
+                for o_start, o_end, _ in spans
+            ):
+                continue
+            negated = bool(
+                self.t.stop_negation_before.search(clause[:start])
+                or self.t.stop_negation_after.match(clause[end:])
             )
+            out.append((value, clause[start:end], negated))
+        return out
 
     def _outcome(self, res: Resource, rtype: str, entry: _Entry) -> None:
         for ext in _attr(res, "extension") or []:
@@ -835,6 +1169,11 @@ def _overlap(a: _Course, b: _Course) -> bool:
     return sa is not None and sb is not None and sa[0] <= sb[1] and sb[0] <= sa[1]
 
 
+def _near_start(a: _Course, b: _Course, window: timedelta) -> bool:
+    sa, sb = a.span, b.span
+    return sa is not None and sb is not None and abs(sa[0] - sb[0]) <= window
+
+
 def _clusters(courses: list[_Course], tables: _Tables) -> list[list[_Course]]:
     """Group courses that a regimen combines (shared group or overlapping time; rule 5)."""
     components = frozenset().union(*(r.covered for r in tables.regimens))
@@ -854,7 +1193,7 @@ def _clusters(courses: list[_Course], tables: _Tables) -> list[list[_Course]]:
             union = a.drugs | b.drugs
             if not union <= components or not any(union <= r.covered for r in tables.regimens):
                 continue
-            if (a.groups & b.groups) or _overlap(a, b):
+            if (a.groups & b.groups) or _overlap(a, b) or _near_start(a, b, tables.regimen_window):
                 parent[find(j)] = find(i)
     grouped: dict[int, list[_Course]] = {}
     for i, course in enumerate(courses):
@@ -915,7 +1254,54 @@ def _truncate(text: str) -> str:
     return text if len(text) <= DETAILS_MAX else text[: DETAILS_MAX - 1] + "…"
 
 
-def _item(option: str, courses: list[_Course]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def _blocks(spans: list[tuple[date, date]], gap: timedelta) -> list[list[date]]:
+    blocks: list[list[date]] = []
+    for low, high in sorted(spans):
+        if blocks and low - blocks[-1][1] <= gap:
+            blocks[-1][1] = max(blocks[-1][1], high)
+        else:
+            blocks.append([low, high])
+    return blocks
+
+
+def _cycles(
+    administered: list[_Entry], tables: _Tables, reader: _Reader
+) -> tuple[int, list[str]] | None:
+    """Cycles = blocks of administrations of one drug separated by more than ``cycle_gap``
+    days (a regimen: its drug with the most blocks, so temozolomide on day 10 of capecitabine is
+    the same cycle); None (listed) when a day is not exact or a block is longer than
+    ``cycle_max`` (continuous dosing)."""
+    by_drug: dict[tuple[frozenset[str], str | None], list[tuple[date, date]]] = {}
+    for e in administered:
+        if e.start is None or e.start.low != e.start.high:
+            reader.note(
+                e.label,
+                f"{e.rtype}.effective[x]",
+                "no exact day of administration: cycles not counted",
+            )
+            return None
+        high = e.end.high if e.end is not None else e.start.high
+        by_drug.setdefault((e.drugs, e.option), []).append((e.start.low, max(high, e.start.low)))
+    counts = []
+    for spans in by_drug.values():
+        blocks = _blocks(spans, tables.cycle_gap)
+        longest = max(high - low for low, high in blocks)
+        if longest > tables.cycle_max:
+            first = administered[0]
+            reader.note(
+                first.label,
+                f"{first.rtype}.effective[x]",
+                f"administrations without a break for {longest.days + 1} days (continuous "
+                "dosing): cycles not counted",
+            )
+            return None
+        counts.append(len(blocks))
+    return max(counts), _unique(e.start_ref or e.label for e in administered)
+
+
+def _item(
+    option: str, courses: list[_Course], tables: _Tables, reader: _Reader
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     entries = sorted((e for c in courses for e in c.entries), key=lambda e: e.sort_key)
     item: dict[str, Any] = {"therapy": option}
     prov: dict[str, list[str]] = {"therapy": _unique(r for e in entries for r in e.option_refs)}
@@ -965,15 +1351,10 @@ def _item(option: str, courses: list[_Course]) -> tuple[dict[str, Any], dict[str
         value, ref = max(explicit_cycles, key=lambda vr: vr[0])
         item["cycles"], prov["cycles"] = value, [ref]
     else:
-        counts = []
-        for course in courses:
-            administered = [e for e in course.entries if e.rtype == "MedicationAdministration"]
-            days = {e.start.low if e.start else e.label for e in administered}
-            if administered:
-                counts.append((len(days), [e.start_ref or e.label for e in administered]))
-        if counts:
-            count, refs = max(counts, key=lambda cr: cr[0])
-            item["cycles"], prov["cycles"] = count, refs
+        administered = [e for e in entries if e.rtype == "MedicationAdministration"]
+        counted = _cycles(administered, tables, reader) if administered else None
+        if counted is not None:
+            item["cycles"], prov["cycles"] = counted
     details = _unique(t for e in entries for t in e.details)
     if details:
         item["details"] = _truncate("; ".join(details))
@@ -1005,7 +1386,7 @@ def treatments_from_resources(
     reader = _Reader(as_of, resolve, tables)
     entries = [e for i, res in enumerate(resources) if (e := reader.read(res, i)) is not None]
     assigned = _assign(_clusters(_courses(entries), tables), tables, reader)
-    built = [_item(option, courses) for option, courses in assigned]
+    built = [_item(option, courses, tables, reader) for option, courses in assigned]
     built_sorted = sorted(built, key=lambda ip: _start_low(ip[0]))  # stable; undated last
     treatments: list[dict[str, Any]] = []
     provenance: dict[str, list[str]] = {}
