@@ -6,7 +6,7 @@ importer passes them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -615,3 +615,411 @@ def test_details_are_truncated_to_500_characters() -> None:
     result = run([statement("s1", concept(long_text))])
     assert len(result.treatments[0]["details"]) == 500
     assert result.treatments[0]["details"].endswith("…")
+
+
+# --------------------------------------------------------------------------- not given (break tests)
+# Synthetic versions of the break-test bundles: a treatment that was not given must never be
+# imported as given (it changes the line of therapy and the plan).
+
+
+@pytest.mark.parametrize(
+    ("resource", "element", "reason"),
+    [
+        # 50 / 207: an order NOT to give octreotide LAR
+        (
+            request(
+                "r1",
+                concept("Sandostatin LAR 30 mg IM"),
+                doNotPerform=True,
+                authoredOn="2023-04-01",
+                reasonCode=[{"text": "do not give: severe gallstone disease"}],
+            ),
+            "MedicationRequest.doNotPerform",
+            "doNotPerform true: an order not to give it, not a treatment given",
+        ),
+        # 55: one option among others
+        (
+            request("r1", concept("everolimus 10 mg"), intent="option", authoredOn="2023-06-01"),
+            "MedicationRequest.intent",
+            "intent option: one option offered, not ordered or given",
+        ),
+        # 53 / 54
+        (
+            request("r1", concept("lanreotide 120 mg"), status="on-hold", authoredOn="2023-06-01"),
+            "MedicationRequest.status",
+            "status on-hold: on hold, not known to have been given",
+        ),
+        (
+            request("r1", concept("lanreotide 120 mg"), status="unknown", authoredOn="2023-06-01"),
+            "MedicationRequest.status",
+            "status unknown: status unknown, not known to have been given",
+        ),
+        (
+            statement("r1", concept("lanreotide 120 mg"), status="on-hold"),
+            "MedicationStatement.status",
+            "status on-hold: on hold, not known to have been given",
+        ),
+        (
+            administration("r1", concept("Lutathera"), "2023-06-01", status="unknown"),
+            "MedicationAdministration.status",
+            "status unknown: status unknown, not known to have been given",
+        ),
+        (
+            procedure("r1", concept("Right hemicolectomy"), status="unknown"),
+            "Procedure.status",
+            "status unknown: status unknown, not known to have been given",
+        ),
+        # 63: a completed statement whose statusReason says it was never started
+        (
+            statement(
+                "r1",
+                concept("everolimus"),
+                status="completed",
+                effectiveDateTime="2023-06-01",
+                statusReason=[{"text": "patient never started"}],
+            ),
+            "MedicationStatement.statusReason[0]",
+            "patient never started: 'never started', not a treatment given",
+        ),
+    ],
+)
+def test_orders_not_to_give_options_and_unknown_status_are_not_given(
+    resource: Any, element: str, reason: str
+) -> None:
+    result = run([resource])
+    assert result.treatments == []
+    assert [(u.element, u.reason) for u in result.unmapped] == [(element, reason)]
+
+
+def test_statement_with_status_unknown_still_asserts_use() -> None:
+    # R4 MedicationStatement says "not-taken" when not used; "unknown" leaves active/completed open
+    res = statement(
+        "s1", concept("lanreotide"), status="unknown", effectivePeriod={"start": "2022-01"}
+    )
+    result = run([res])
+    assert result.treatments == [
+        {"therapy": "lanreotide", "start": "2022-01", "details": "lanreotide"}
+    ]
+
+
+# --------------------------------------------------------------------------- procedures not done
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "option"),
+    [
+        ("Dosimetry SPECT/CT for PRRT planning", "planning", "prrt_other"),  # 130 / 205
+        ("Hepatic angiography, pre-SIRT mapping (Tc-99m MAA)", "mapping", "radioembolization"),
+        ("Radiotherapy planning CT simulation", "planning", "external_beam_radiotherapy"),  # 132
+        ("Liver biopsy before TACE consult", "biopsy", "chemoembolization"),  # 133
+        ("CT abdomen (TEM protocol)", "ct", "local_excision"),  # 129
+        ("Pre-TACE assessment", "assessment", "chemoembolization"),
+        ("pre-PRRT", "pre prrt", "prrt_other"),
+        ("Post-SIRT bremsstrahlung SPECT", "spect", "radioembolization"),
+    ],
+)
+def test_non_therapeutic_procedures_are_listed_with_the_vetoing_word(
+    text: str, word: str, option: str
+) -> None:
+    result = run([procedure("p1", concept(text), performedDateTime="2024-01-15")])
+    assert result.treatments == []
+    assert reasons(result)["Procedure/p1"] == (
+        f"{text}: {word!r} says this is not the treatment itself ({option} not imported)"
+    )
+
+
+def test_ga68_dotatate_imaging_is_not_prrt() -> None:  # 131
+    result = run(
+        [procedure("p1", concept("Ga-68 DOTATATE PET/CT"), performedDateTime="2023-05-01")]
+    )
+    assert result.treatments == []
+    assert "not a treatment netnav imports" in reasons(result)["Procedure/p1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "therapy"),
+    [
+        ("CT-guided radiofrequency ablation of liver metastasis", "thermal_ablation"),
+        ("Microwave ablation under CT guidance", "thermal_ablation"),
+        ("Colonoscopy with biopsy and polypectomy", "endoscopic_resection"),
+        ("Lutathera cycle 2, post-therapy SPECT/CT dosimetry", "prrt_lu177_dotatate"),
+        ("Non-anatomical liver resection", "surgical_resection"),
+        ("Right hemicolectomy; no complications", "surgical_resection"),
+        ("Planned laparoscopic right hemicolectomy", "surgical_resection"),
+    ],
+)
+def test_treatments_beside_imaging_or_biopsy_words_still_count(text: str, therapy: str) -> None:
+    result = run([procedure("p1", concept(text), performedDateTime="2023-05-01")])
+    assert [t["therapy"] for t in result.treatments] == [therapy]
+    assert result.unmapped == []
+
+
+def test_aborted_resection_never_removes_the_primary() -> None:  # 123
+    text = (
+        "Exploratory laparotomy; planned ileocecal resection aborted (unresectable mesenteric mass)"
+    )
+    result = run([procedure("p1", concept(text), performedDateTime="2023-05-01")])
+    assert result.treatments == []
+    assert result.tumor == {}
+    assert reasons(result)["Procedure/p1"] == (
+        "'aborted': the procedure was not performed (surgical_resection not imported)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "extra", "element", "word"),
+    [
+        # 124
+        (concept("Colonoscopy with biopsy, polypectomy not performed"), {}, "Procedure.code",
+         "not performed"),
+        (concept("Colonoscopy, no polypectomy"), {}, "Procedure.code", "no polypectomy"),
+        (concept("Laparotomy without ileocecal resection"), {}, "Procedure.code",
+         "without ileocecal resection"),
+        (
+            concept("Polypectomy"),
+            {"outcome": concept(None, (SNOMED, "385671000", "Unsuccessful"))},
+            "Procedure.outcome",
+            "Unsuccessful",
+        ),
+        (concept("Polypectomy"), {"outcome": concept("procedure abandoned")}, "Procedure.outcome",
+         "abandoned"),
+        (concept("Polypectomy"), {"statusReason": concept("patient declined")},
+         "Procedure.statusReason", "declined"),
+        (concept("Polypectomy"), {"note": [{"text": "Procedure abandoned: poor bowel prep."}]},
+         "Procedure.note[0].text", "abandoned"),
+        # a verified SNOMED code still yields to an outcome saying it was not done
+        (
+            concept(None, (SNOMED, "82035006", "Resection of polyp")),
+            {"outcome": concept(None, (SNOMED, "385671000", "Unsuccessful"))},
+            "Procedure.outcome",
+            "Unsuccessful",
+        ),
+        (
+            concept("Polypectomy cancelled", (SNOMED, "82035006", "Resection of polyp")),
+            {},
+            "Procedure.code",
+            "cancelled",
+        ),
+    ],
+)  # fmt: skip
+def test_procedure_not_performed_is_listed_and_removes_nothing(
+    code: dict[str, Any], extra: dict[str, Any], element: str, word: str
+) -> None:
+    result = run(
+        [procedure("p1", code, performedDateTime="2023-05-01", **extra)], primary_site="rectum"
+    )
+    assert result.treatments == []
+    assert result.tumor == {}
+    [listed] = [u for u in result.unmapped if u.resource == "Procedure/p1"]
+    assert (listed.element, listed.reason.split(":")[0]) == (element, repr(word))
+
+
+def test_coded_procedure_counts_despite_non_therapeutic_words_and_unrelated_notes() -> None:
+    coded = procedure(
+        "p1",
+        concept("Polypectomy with biopsy", (SNOMED, "82035006", "Resection of polyp")),
+        performedDateTime="2023-05-01",
+        note=[{"text": "No complications. Drain removal deferred to day 3."}],
+        outcome=concept(None, (SNOMED, "385669000", "Successful")),
+    )
+    result = run([coded], primary_site="rectum")
+    assert [t["therapy"] for t in result.treatments] == ["endoscopic_resection"]
+    assert result.tumor == {"primary_removed": True}
+    assert result.unmapped == []
+
+
+# --------------------------------------------------------------------------- stop reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "listed"),
+    [
+        # 120: the progression phrase is negated; stomatitis is not in the word list
+        ("Stopped for stomatitis; no disease progression", None,
+         "'disease progression' negated: not a stop reason"),
+        # 121: "PD" only as a standalone token
+        ("switched after PD-L1 result", None, "not a stop reason netnav knows"),
+        # 122
+        ("course not completed because of thrombocytopenia", None,
+         "'completed' negated: not a stop reason"),
+        ("Toxicity; no progression", "toxicity", None),
+        ("progression-free, stopped after toxicity", "toxicity", None),
+        ("PD on CT", "progression", None),
+        ("progression ruled out, intolerance", "toxicity", None),
+        ("Stopped without evidence of progression", None,
+         "'progression' negated: not a stop reason"),
+        ("toxicity and progression", None,
+         "several stop reasons named: progression ('progression'), toxicity ('toxicity'); "
+         "not chosen"),
+    ],
+)  # fmt: skip
+def test_stop_reason_needs_one_unnegated_standalone_reason(
+    text: str, expected: str | None, listed: str | None
+) -> None:
+    res = request(
+        "r1", concept("everolimus 10 mg"), status="stopped", authoredOn="2023-06-01",
+        statusReason={"text": text},
+    )  # fmt: skip
+    result = run([res])
+    [item] = result.treatments
+    assert item.get("stop_reason") == expected
+    assert item["ongoing"] is False
+    if listed is None:
+        assert result.unmapped == []
+    else:
+        assert reasons(result)["MedicationRequest/r1"] == f"{text}: {listed}"
+
+
+# --------------------------------------------------------------------------- references
+
+
+def test_contained_medication_is_resolved() -> None:  # 61
+    res = MedicationRequest.model_validate(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "m1",
+            "status": "active",
+            "intent": "order",
+            "subject": SUBJECT,
+            "authoredOn": "2023-06-01",
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "med1",
+                    "code": {"text": "lanreotide 120 mg/0.5 mL injection"},
+                }
+            ],
+            "medicationReference": {"reference": "#med1"},
+        }
+    )
+    result = run([res])
+    assert result.treatments == [
+        {
+            "therapy": "lanreotide",
+            "start": "2023-06-01",
+            "ongoing": True,
+            "details": "lanreotide 120 mg/0.5 mL injection",
+        }
+    ]
+    assert result.provenance["treatments[0].therapy"] == ["MedicationRequest/m1.contained[0].code"]
+    assert result.unmapped == []
+
+
+def test_unresolved_reference_is_read_from_its_display() -> None:  # 71 (Epic)
+    res = MedicationRequest.model_validate(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "m1",
+            "status": "active",
+            "intent": "order",
+            "subject": SUBJECT,
+            "authoredOn": "2023-06-01",
+            "medicationReference": {
+                "reference": "Medication/eABC123",
+                "display": "octreotide (SANDOSTATIN LAR DEPOT) 30 mg IM injection",
+            },
+        }
+    )
+    result = run([res])
+    assert [t["therapy"] for t in result.treatments] == ["octreotide_lar"]
+    assert result.provenance["treatments[0].therapy"] == [
+        "MedicationRequest/m1.medicationReference.display"
+    ]
+    assert reasons(result)["MedicationRequest/m1"] == (
+        "Medication/eABC123 is not in the bundle: the drug is read from the reference's display"
+    )
+
+
+# --------------------------------------------------------------------------- regimen and cycles
+
+
+def test_regimen_orders_signed_days_apart_are_one_regimen() -> None:  # 70b
+    cap = request(
+        "c", concept("capecitabine 500 mg tablet"), status="completed", authoredOn="2023-07-01"
+    )
+    tem = request(
+        "t", concept("temozolomide 100 mg capsule"), status="completed", authoredOn="2023-07-09"
+    )
+    result = run([cap, tem])
+    assert [t["therapy"] for t in result.treatments] == ["capecitabine_temozolomide"]
+    # partners weeks apart are still separate treatments
+    late = request(
+        "t", concept("temozolomide 100 mg capsule"), status="completed", authoredOn="2023-08-20"
+    )
+    assert [t["therapy"] for t in run([cap, late]).treatments] == [
+        "chemotherapy_unspecified",
+        "temozolomide",
+    ]
+
+
+def test_cycles_are_blocks_of_administrations_not_days() -> None:  # 69
+    start = date(2023, 7, 1)
+    resources = []
+    for cycle in range(3):  # capecitabine d1-14, temozolomide d10-14, every 28 days
+        for day in range(14):
+            when = (start + timedelta(days=28 * cycle + day)).isoformat()
+            resources.append(administration(f"cap{cycle}-{day}", concept("capecitabine"), when))
+        for day in range(9, 14):
+            when = (start + timedelta(days=28 * cycle + day)).isoformat()
+            resources.append(administration(f"tem{cycle}-{day}", concept("temozolomide"), when))
+    result = run(resources)
+    [item] = result.treatments
+    assert (item["therapy"], item["cycles"]) == ("capecitabine_temozolomide", 3)
+    # one capecitabine and one temozolomide dose nine days apart: one cycle
+    two = [
+        administration("c1", concept("capecitabine"), "2023-07-01"),
+        administration("t1", concept("temozolomide"), "2023-07-10"),
+    ]
+    assert [(t["therapy"], t["cycles"]) for t in run(two).treatments] == [
+        ("capecitabine_temozolomide", 1)
+    ]
+
+
+def test_cycles_are_absent_for_continuous_dosing_or_inexact_days() -> None:
+    daily = [
+        administration(f"e{i}", concept("everolimus"), (date(2023, 1, 1) + timedelta(days=i)).isoformat())
+        for i in range(40)
+    ]  # fmt: skip
+    result = run(daily)
+    assert "cycles" not in result.treatments[0]
+    assert "continuous dosing" in reasons(result)["MedicationAdministration/e0"]
+    monthly = [administration("l1", concept("Lutathera"), "2023-03")]
+    result = run(monthly)
+    assert "cycles" not in result.treatments[0]
+    assert "no exact day" in reasons(result)["MedicationAdministration/l1"]
+
+
+# --------------------------------------------------------------------------- octreotide forms
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "expected"),
+    [
+        ("Mycapssa 20 mg delayed-release capsule", {}, "ssa_unspecified"),  # 125
+        ("octreotide 20 mg", {"dosageInstruction": [{"route": concept("Oral route")}]},
+         "ssa_unspecified"),
+        ("octreotide 100 mcg s.c. TID", {}, "octreotide_short_acting"),  # 126
+        ("octreotide 100 mcg injection PRN flushing", {}, "octreotide_short_acting"),
+    ],
+)  # fmt: skip
+def test_octreotide_oral_and_abbreviated_forms(
+    text: str, extra: dict[str, Any], expected: str
+) -> None:
+    result = run([request("r1", concept(text), authoredOn="2023-06-01", **extra)])
+    assert [t["therapy"] for t in result.treatments] == [expected]
+    if expected == "ssa_unspecified":
+        assert "oral octreotide" in reasons(result)["MedicationRequest/r1"]
+
+
+def test_lar_with_short_acting_rescue_and_brand_names() -> None:  # 127, 128
+    lar = request("r1", concept("Sandostatin LAR 30 mg"), authoredOn="2023-06-01")
+    rescue = request(
+        "r2", concept("octreotide 100 mcg injection PRN flushing"), authoredOn="2023-06-01"
+    )
+    sutent = request("r3", concept("Sutent 37.5 mg"), status="completed", authoredOn="2022-01-01")
+    result = run([lar, rescue, sutent])
+    assert [t["therapy"] for t in result.treatments] == [
+        "sunitinib",
+        "octreotide_lar",
+        "octreotide_short_acting",
+    ]

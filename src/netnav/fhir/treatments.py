@@ -742,7 +742,12 @@ class _Reader:
             for text in evidence
             for p in self.t.oral_words
             if (found := p.search(text)) is not None
-        ] + [r for r in routes if r in self.t.oral_routes]
+        ] + [
+            r
+            for r in routes
+            if r in self.t.oral_routes
+            or any(_word(w).search(r) for w in self.t.oral_routes if not w.isdigit())
+        ]
         if oral:
             self.note(
                 label,
