@@ -149,10 +149,10 @@ class FakeEhr:
         if self.fail:
             return httpx.Response(500, json={"resourceType": "OperationOutcome", "issue": []})
         path = request.url.path.removeprefix("/fhir/")
-        if path.startswith("Patient/"):
-            wanted = path.split("/", 1)[1]
+        if "/" in path:  # a read: Patient/<id>, Medication/<id>
+            kind, wanted = path.split("/", 1)
             for r in self.resources:
-                if r["resourceType"] == "Patient" and r["id"] == wanted:
+                if r["resourceType"] == kind and r["id"] == wanted:
                     return _fhir(r)
             return httpx.Response(404, json={"resourceType": "OperationOutcome", "issue": []})
         matches = [r for r in self.resources if r["resourceType"] == path]
@@ -165,6 +165,11 @@ class FakeEhr:
             "link": [{"relation": "self", "url": url}],
             "entry": [{"resource": r, "search": {"mode": "match"}} for r in chunk],
         }
+        if request.url.params.get("_include", "").endswith(":medication"):
+            bundle["entry"] += [
+                {"resource": m, "search": {"mode": "include"}}
+                for m in _medications(self.resources, chunk)
+            ]
         if (page + 1) * self.page_size < len(matches):
             nxt = request.url.copy_set_param("_page", str(page + 1))
             bundle["link"].append({"relation": "next", "url": str(nxt)})
@@ -173,6 +178,22 @@ class FakeEhr:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handler)
+
+
+def _medications(
+    resources: list[dict[str, Any]], users: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The Medication resources ``users`` reference (``medicationReference``)."""
+    wanted = {
+        u.get("medicationReference", {}).get("reference")
+        for u in users
+        if isinstance(u.get("medicationReference"), dict)
+    }
+    return [
+        r
+        for r in resources
+        if r["resourceType"] == "Medication" and f"Medication/{r['id']}" in wanted
+    ]
 
 
 def _fhir(body: Mapping[str, Any]) -> httpx.Response:
@@ -390,27 +411,37 @@ def patient_resources(patient_id: str = PATIENT_ID) -> list[dict[str, Any]]:
     ]
 
 
-def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+def searchset(
+    resources: list[dict[str, Any]], included: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A searchset of ``resources`` (``match``) and ``included`` (``include``)."""
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]
+        + [{"resource": r, "search": {"mode": "include"}} for r in included or []],
     }
 
 
 def prefetch_of(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    """The prefetch a CDS client would send for these resources (every key)."""
+    """The prefetch a CDS client would send for these resources (every key; the medication
+    searches with the Medications they reference, as ``_include`` asks)."""
 
     def of(kind: str) -> list[dict[str, Any]]:
         return [r for r in resources if r["resourceType"] == kind]
+
+    def meds(kind: str) -> dict[str, Any]:
+        return searchset(of(kind), _medications(resources, of(kind)))
 
     patient = of("Patient")
     return {
         "patient": patient[0] if patient else None,
         "conditions": searchset(of("Condition")),
         "observations": searchset(of("Observation")),
-        "medicationRequests": searchset(of("MedicationRequest")),
+        "medicationRequests": meds("MedicationRequest"),
+        "medicationAdministrations": meds("MedicationAdministration"),
+        "medicationStatements": meds("MedicationStatement"),
         "procedures": searchset(of("Procedure")),
     }
 
@@ -439,7 +470,9 @@ def sandbox_request(
                 "token_type": "Bearer",
                 "expires_in": 300,
                 "scope": "patient/Patient.read patient/Condition.read patient/Observation.read "
-                "patient/MedicationRequest.read patient/Procedure.read",
+                "patient/MedicationRequest.read patient/MedicationAdministration.read "
+                "patient/MedicationStatement.read patient/Medication.read "
+                "patient/Procedure.read",
                 "subject": "netnav-plan",
             }
     if prefetch is not None:

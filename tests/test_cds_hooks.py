@@ -20,7 +20,7 @@ import pytest
 
 from netnav.web.cds_cards import OVERRIDE_REASONS, SUMMARY_MAX, card_uuid
 from netnav.web.cds_feedback import FeedbackStore
-from netnav.web.cds_prefetch import PREFETCH
+from netnav.web.cds_prefetch import PAGE_SIZE, PREFETCH
 from netnav.web.store import utc_now
 from tests.cds_support import (
     ACCESS_TOKEN,
@@ -99,7 +99,12 @@ def test_discovery_describes_the_patient_view_service(web: WebApp) -> None:
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
         "observations": "Observation?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+        "&_include=MedicationRequest:medication",
+        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}"
+        "&_include=MedicationAdministration:medication",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+        "&_include=MedicationStatement:medication",
         "procedures": "Procedure?patient={{context.patientId}}",
     }
     assert "/cds-services" not in json.dumps(web.client.get("/openapi.json").json()["paths"])
@@ -190,7 +195,7 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_access_token(
     assert response.status_code == 200, response.text
     urls = sorted(str(r.url) for r in ehr.requests)
     assert urls == [
-        f"{FHIR_BASE}/Observation?patient={PATIENT_ID}",
+        f"{FHIR_BASE}/Observation?patient={PATIENT_ID}&_count={PAGE_SIZE}",
         f"{FHIR_BASE}/Patient/{PATIENT_ID}",
     ]
     for request in ehr.requests:
@@ -211,6 +216,10 @@ def test_no_prefetch_at_all_fetches_every_key_following_next_links(
     observation_pages = [r for r in ehr.requests if r.url.path.endswith("/Observation")]
     assert len(observation_pages) == 3
     assert len(ehr.requests) == len(PREFETCH) + 2
+    searches = {r.url.path.rsplit("/", 1)[-1]: r.url.params for r in ehr.requests}
+    for kind in ("MedicationRequest", "MedicationAdministration", "MedicationStatement"):
+        assert searches[kind]["_include"] == f"{kind}:medication"
+        assert searches[kind]["_count"] == str(PAGE_SIZE)
     [saved], _ = web.store.search()
     assert saved.case["tumor"]["ki67_percent"] == 4
 
@@ -220,8 +229,15 @@ def test_page_cap_stops_following_next_links(tmp_path: Path, signer: Signer, ehr
     with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer, max_pages=2)) as web:
         prefetch = prefetch_of(patient_resources())
         del prefetch["observations"]
-        assert call(web, signer, sandbox_request(prefetch)).status_code == 200
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 200
+        [card] = response.json()["cards"]
+        assert web.store.search()[1] == 0  # no plan from part of the record
     assert len([r for r in ehr.requests if r.url.path.endswith("/Observation")]) == 2
+    check_card(card)
+    assert card["indicator"] == "warning"
+    assert "Observation" in card["summary"] and "no plan" in card["summary"]
+    assert "(2 pages, 2 resources read)" in card["detail"]
 
 
 def test_missing_prefetch_without_fhir_server_is_412_operation_outcome(
@@ -307,8 +323,360 @@ def test_next_link_to_another_server_is_not_followed(tmp_path: Path, signer: Sig
     with cds_web(sqlite_url(tmp_path), settings) as web:
         prefetch = prefetch_of(patient_resources())
         del prefetch["procedures"]
-        assert call(web, signer, sandbox_request(prefetch)).status_code == 200
-    assert seen == [f"{FHIR_BASE}/Procedure?patient={PATIENT_ID}"]
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 200
+        assert web.store.search()[1] == 0
+    assert seen == [f"{FHIR_BASE}/Procedure?patient={PATIENT_ID}&_count={PAGE_SIZE}"]
+    [card] = response.json()["cards"]
+    assert card["indicator"] == "warning"
+    assert "another server" in card["detail"]
+
+
+# --- an incomplete record: never a plan from part of it (safety case H-22) --------------------
+
+
+def _incomplete(response: httpx.Response, web: WebApp) -> dict[str, Any]:
+    """The one warning card of an incomplete record; no plan saved."""
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    check_card(card)
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("netnav could not read the whole record")
+    assert "### Options" not in card["detail"] and "**no plan**" in card["detail"]
+    assert "FHIR Bundle" in card["detail"]  # what to do
+    assert card["links"] == [
+        {
+            "label": "Plan from a FHIR Bundle in netnav",
+            "url": "http://testserver/plans/new/fhir",
+            "type": "absolute",
+        }
+    ]
+    assert web.store.search()[1] == 0
+    return card
+
+
+def _vital_signs(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "resourceType": "Observation",
+            "id": f"hr-{i}",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": f"Patient/{PATIENT_ID}"},
+            "effectiveDateTime": "2025-01-01",
+            "valueQuantity": {"value": 70, "unit": "/min"},
+        }
+        for i in range(count)
+    ]
+
+
+def _record_with_vital_signs_first(count: int) -> list[dict[str, Any]]:
+    """Many heart rates served before the tumour's results, and a newer Ki-67 (25 %) last."""
+    resources = patient_resources()
+    newer = copy.deepcopy(next(r for r in resources if r["id"] == "obs-ki67"))
+    newer.update(id="obs-ki67-new", effectiveDateTime="2025-09-01")
+    newer["valueQuantity"]["value"] = 25
+    return resources[:3] + _vital_signs(count) + resources[3:] + [newer]
+
+
+def test_long_observation_search_is_read_to_the_end_by_default(
+    tmp_path: Path, signer: Signer
+) -> None:
+    ehr = FakeEhr(_record_with_vital_signs_first(600), page_size=50)
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer)) as web:
+        prefetch = prefetch_of(ehr.resources)
+        del prefetch["observations"]
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 200, response.text
+        [saved], _ = web.store.search()
+    assert len([r for r in ehr.requests if r.url.path.endswith("/Observation")]) == 13
+    assert saved.case["tumor"]["ki67_percent"] == 25  # the newest, on the last page
+    assert saved.case["patient"]["ecog"] == 0
+
+
+def test_page_cap_reached_gives_an_incomplete_warning_card_not_a_plan(
+    tmp_path: Path, signer: Signer
+) -> None:
+    ehr = FakeEhr(_record_with_vital_signs_first(600), page_size=50)
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer, max_pages=10)) as web:
+        prefetch = prefetch_of(ehr.resources)
+        del prefetch["observations"]
+        card = _incomplete(call(web, signer, sandbox_request(prefetch)), web)
+    assert "Observation" in card["summary"]
+    assert "**Observation** (`observations`) (10 pages, 500 resources read)" in card["detail"]
+    assert "page limit of 10 pages" in card["detail"]
+
+
+def test_paged_prefetch_is_read_on_from_the_fhir_server(tmp_path: Path, signer: Signer) -> None:
+    resources = _record_with_vital_signs_first(600)
+    ehr = FakeEhr(resources, page_size=50)
+    observations = [r for r in resources if r["resourceType"] == "Observation"]
+    query = f"{FHIR_BASE}/Observation?patient={PATIENT_ID}"
+    prefetch = prefetch_of(resources)
+    prefetch["observations"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(observations),
+        "link": [
+            {"relation": "self", "url": query},
+            {"relation": "next", "url": f"{query}&_page=1"},
+        ],
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in observations[:50]],
+    }
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer)) as web:
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 200, response.text
+        [saved], _ = web.store.search()
+    assert str(ehr.requests[0].url) == f"{query}&_page=1"
+    assert len(ehr.requests) == 12  # pages 1..12 of 50
+    assert saved.case["tumor"]["ki67_percent"] == 25
+
+
+def test_paged_prefetch_without_fhir_server_is_412(web: WebApp, signer: Signer) -> None:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["observations"]["link"] = [
+        {"relation": "next", "url": f"{FHIR_BASE}/Observation?patient={PATIENT_ID}&_page=1"}
+    ]
+    response = call(web, signer, sandbox_request(prefetch, fhir_server=None))
+    assert response.status_code == 412
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["prefetch.observations"]
+    assert "more pages" in issue["details"]["text"]
+    assert web.store.search()[1] == 0
+
+
+def test_fetch_failing_part_way_is_412(tmp_path: Path, signer: Signer) -> None:
+    ehr = FakeEhr(_record_with_vital_signs_first(120), page_size=50)
+    base = ehr.handler
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("_page") == "2":
+            return httpx.Response(503)
+        return base(request)
+
+    settings = settings_for(None, signer, transport=httpx.MockTransport(handler))
+    with cds_web(sqlite_url(tmp_path), settings) as web:
+        prefetch = prefetch_of(ehr.resources)
+        del prefetch["observations"]
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 412
+        assert web.store.search()[1] == 0
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["prefetch.observations"]
+    assert "after 2 pages" in issue["details"]["text"]
+
+
+def _with_outcome(issue: dict[str, Any]) -> dict[str, Any]:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["observations"]["entry"].append(
+        {
+            "resource": {"resourceType": "OperationOutcome", "issue": [issue]},
+            "search": {"mode": "outcome"},
+        }
+    )
+    return prefetch
+
+
+@pytest.mark.parametrize(
+    "issue",
+    [
+        {"severity": "error", "code": "exception", "diagnostics": "index unavailable"},
+        {"severity": "fatal", "code": "exception"},
+        {"severity": "warning", "code": "too-costly", "diagnostics": "Results truncated to 100"},
+        {
+            "severity": "information",
+            "code": "informational",
+            "details": {"text": "Partial results"},
+        },
+    ],
+    ids=["error", "fatal", "too-costly truncated", "partial results"],
+)
+def test_operation_outcome_in_a_searchset_saying_error_or_truncated_is_incomplete(
+    web: WebApp, signer: Signer, issue: dict[str, Any]
+) -> None:
+    card = _incomplete(call(web, signer, sandbox_request(_with_outcome(issue))), web)
+    assert "the FHIR server reported" in card["detail"]
+    assert "**Observation** (`observations`)" in card["detail"]
+
+
+def test_operation_outcome_information_in_a_searchset_is_listed_as_not_used(
+    web: WebApp, signer: Signer
+) -> None:
+    issue = {"severity": "warning", "code": "not-supported", "diagnostics": "_sort ignored"}
+    response = call(web, signer, sandbox_request(_with_outcome(issue)))
+    assert response.status_code == 200, response.text
+    plan = response.json()["cards"][-1]
+    assert plan["summary"].startswith("NET plan: ")
+    assert "OperationOutcome \\(Observation search\\) `OperationOutcome.issue`" in plan["detail"]
+    assert "warning not-supported: \\_sort ignored" in plan["detail"]
+
+
+def test_fewer_entries_than_the_searchset_total_is_incomplete(web: WebApp, signer: Signer) -> None:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["observations"]["total"] = 40  # 6 sent, no next link
+    card = _incomplete(call(web, signer, sandbox_request(prefetch)), web)
+    assert "counted 40 results but sent 5" in card["detail"]
+
+
+# --- whose record: context.patientId; deceased -------------------------------------------------
+
+
+def test_prefetch_patient_of_another_patient_is_422(web: WebApp, signer: Signer) -> None:
+    prefetch = prefetch_of(patient_resources("someone-else"))
+    response = call(web, signer, sandbox_request(prefetch))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["path"] == "prefetch.patient"
+    assert web.store.search()[1] == 0
+
+
+def test_context_patient_id_goes_to_the_import(
+    web: WebApp, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netnav.fhir
+
+    seen: dict[str, Any] = {}
+    real = netnav.fhir.import_bundle
+
+    def spy(bundle: Any, *, as_of: Any = None, patient_id: str | None = None) -> Any:
+        seen["patient_id"] = patient_id
+        return real(bundle, as_of=as_of)
+
+    monkeypatch.setattr(netnav.fhir, "import_bundle", spy)
+    assert call(web, signer, sandbox_request(prefetch_of(patient_resources()))).status_code == 200
+    assert seen == {"patient_id": PATIENT_ID}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("deceasedBoolean", True, "Patient.deceasedBoolean"),
+        ("deceasedDateTime", "2025-10-02", "`2025-10-02`"),
+    ],
+)
+def test_deceased_patient_gets_one_info_card_and_no_plan(
+    web: WebApp, signer: Signer, field: str, value: object, shown: str
+) -> None:
+    resources = patient_resources()
+    resources[0][field] = value
+    body = sandbox_request(prefetch_of(resources))
+    response = call(web, signer, body)
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    check_card(card)
+    assert card["indicator"] == "info"
+    assert card["uuid"] == card_uuid(body["hookInstance"], "deceased")
+    assert "deceased" in card["summary"]
+    assert shown in card["detail"]
+    assert web.store.search()[1] == 0
+
+
+def test_deceased_boolean_false_is_planned(web: WebApp, signer: Signer) -> None:
+    resources = patient_resources()
+    resources[0]["deceasedBoolean"] = False
+    response = call(web, signer, sandbox_request(prefetch_of(resources)))
+    assert response.json()["cards"][-1]["summary"].startswith("NET plan: ")
+
+
+# --- medications by reference ---------------------------------------------------------------
+
+
+def _lanreotide_by_reference() -> list[dict[str, Any]]:
+    """The lanreotide order names its drug by ``medicationReference`` (as Epic does)."""
+    resources = patient_resources()
+    order = next(r for r in resources if r["resourceType"] == "MedicationRequest")
+    order["medicationReference"] = {"reference": "Medication/eLANRE", "display": "lanreotide"}
+    del order["medicationCodeableConcept"]
+    medication = {
+        "resourceType": "Medication",
+        "id": "eLANRE",
+        "code": {"coding": [{"system": THERAPY, "code": "lanreotide"}], "text": "lanreotide"},
+    }
+    return [*resources, medication]
+
+
+def _lanreotide_ongoing(web: WebApp) -> bool:
+    [saved], _ = web.store.search()
+    return any(
+        t["therapy"] == "lanreotide" and t.get("ongoing") for t in saved.case.get("treatments", [])
+    )
+
+
+def test_included_medication_is_read(web: WebApp, signer: Signer, ehr: FakeEhr) -> None:
+    prefetch = prefetch_of(_lanreotide_by_reference())
+    kinds = [e["search"]["mode"] for e in prefetch["medicationRequests"]["entry"]]
+    assert kinds == ["match", "include"]
+    assert call(web, signer, sandbox_request(prefetch)).status_code == 200
+    assert ehr.requests == []
+    assert _lanreotide_ongoing(web)
+
+
+def test_medication_not_prefetched_is_read_from_the_fhir_server(
+    tmp_path: Path, signer: Signer
+) -> None:
+    resources = _lanreotide_by_reference()
+    ehr = FakeEhr(resources)
+    prefetch = prefetch_of(resources)
+    prefetch["medicationRequests"]["entry"].pop()  # the client ignored _include
+    with cds_web(sqlite_url(tmp_path), settings_for(ehr, signer)) as web:
+        response = call(web, signer, sandbox_request(prefetch))
+        assert response.status_code == 200, response.text
+        assert _lanreotide_ongoing(web)
+    assert [str(r.url) for r in ehr.requests] == [f"{FHIR_BASE}/Medication/eLANRE"]
+    assert ehr.requests[0].headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+
+
+def test_medication_missing_everywhere_is_incomplete(web: WebApp, signer: Signer) -> None:
+    resources = [r for r in _lanreotide_by_reference() if r["resourceType"] != "Medication"]
+    card = _incomplete(call(web, signer, sandbox_request(prefetch_of(resources))), web)
+    assert "**MedicationRequest** (`medicationRequests`)" in card["detail"]
+    assert "Medication/eLANRE is not on the FHIR server" in card["detail"]
+
+
+def test_medication_not_prefetched_without_fhir_server_is_412(web: WebApp, signer: Signer) -> None:
+    prefetch = prefetch_of(_lanreotide_by_reference())
+    prefetch["medicationRequests"]["entry"].pop()
+    response = call(web, signer, sandbox_request(prefetch, fhir_server=None))
+    assert response.status_code == 412
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["prefetch.medicationRequests"]
+
+
+# --- errors are JSON, never HTML --------------------------------------------------------------
+
+
+def _deep_extension(depth: int) -> dict[str, Any]:
+    ext: dict[str, Any] = {"url": "https://example.org/leaf", "valueString": "x"}
+    for i in range(depth):
+        ext = {"url": f"https://example.org/level-{i}", "extension": [ext]}
+    return ext
+
+
+def test_deeply_nested_record_is_answered_in_json(web: WebApp, signer: Signer) -> None:
+    prefetch = prefetch_of(patient_resources())
+    prefetch["patient"]["extension"] = [_deep_extension(200)]
+    response = call(web, signer, sandbox_request(prefetch))
+    assert response.headers["content-type"] in ("application/json", "application/problem+json")
+    assert "<html" not in response.text
+    if response.status_code == 200:
+        [card] = response.json()["cards"]
+        check_card(card)
+
+
+def test_unexpected_error_is_a_json_problem_not_an_html_page(
+    web: WebApp, signer: Signer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import netnav.fhir
+
+    def broken(bundle: Any, **_: Any) -> Any:
+        raise RuntimeError(f"secret {PATIENT_ID}")
+
+    monkeypatch.setattr(netnav.fhir, "import_bundle", broken)
+    response = call(web, signer, sandbox_request(prefetch_of(patient_resources())))
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/internal-error"
+    assert PATIENT_ID not in caplog.text
 
 
 # --- cards ----------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 :func:`plan_cards` gives the ``plan`` card — options best first with their reasons and
 evidence, what to avoid, the missing information with the test that settles it, and what of the
 record was not used — and, when the patient is receiving a therapy the plan advises against, a
-``safety`` card. :func:`unplannable_card` is the one card of a record netnav cannot plan from.
+``safety`` card. :func:`unplannable_card` is the one card of a record netnav cannot plan from,
+:func:`incomplete_card` the one ``warning`` card of a record that could not be read completely
+(no plan: never a plan from part of the record presented as whole, safety case H-22), and
+:func:`deceased_card` the one ``info`` card of a patient the record shows as deceased.
 
 The indicator is read from the plan, not from clinical conditions written here:
 
@@ -32,6 +35,8 @@ import yaml
 from netnav.errors import CaseProblem
 from netnav.fhir import Unmapped
 from netnav.knowledge.load import Knowledge
+from netnav.web.cds_prefetch import Gap
+from netnav.web.pages import FHIR_UPLOAD_PATH
 
 __all__ = [
     "CARD_NAMESPACE",
@@ -42,6 +47,8 @@ __all__ = [
     "URGENT_PRIORITY",
     "CardContext",
     "card_uuid",
+    "deceased_card",
+    "incomplete_card",
     "plan_cards",
     "unplannable_card",
 ]
@@ -355,3 +362,58 @@ def _card(
     if links and _links(ctx):
         card["links"] = _links(ctx)
     return card
+
+
+def incomplete_card(gaps: Sequence[Gap], kb: Knowledge, ctx: CardContext) -> dict[str, Any]:
+    """The one ``warning`` card of a record known to be incomplete: which resource types, how
+    much was read, why, and what to do. No plan is made or saved."""
+    types = sorted({g.resource_type for g in gaps})
+    detail = [
+        "netnav could not read the patient's record completely, so it shows **no plan**: a plan "
+        "made from part of the record could miss a result or a treatment that changes it.",
+        "",
+        "### What could not be read",
+        "",
+    ]
+    for g in gaps:
+        read = (
+            f" ({g.pages} page{'s' if g.pages != 1 else ''}, {g.read} "
+            f"resource{'s' if g.read != 1 else ''} read)"
+            if g.pages
+            else ""
+        )
+        detail.append(f"- **{g.resource_type}** ({code(g.key)}){read}: {md(g.reason)}")
+    detail += [
+        "",
+        "### What to do",
+        "",
+        f"- Open netnav and plan from the complete record: export the patient's record as a "
+        f"FHIR Bundle and load it on [Plan from a FHIR Bundle]({ctx.base_url}{FHIR_UPLOAD_PATH}) "
+        "(or send it to `POST /v1/plans`).",
+        "- If records this size are common, ask the netnav administrator to raise "
+        "`NETNAV_CDS_MAX_PAGES`, or the EHR team to send the whole searchset as prefetch.",
+    ]
+    detail += _footer(kb, ctx)
+    text = f"netnav could not read the whole record ({', '.join(types)}): no plan shown"
+    card = _card(ctx, "incomplete", text, "warning", kb, detail, links=False)
+    card["links"] = [
+        {
+            "label": "Plan from a FHIR Bundle in netnav",
+            "url": f"{ctx.base_url}{FHIR_UPLOAD_PATH}",
+            "type": "absolute",
+        }
+    ]
+    return card
+
+
+def deceased_card(since: str | None, kb: Knowledge, ctx: CardContext) -> dict[str, Any]:
+    """The one ``info`` card of a patient the record shows as deceased (no plan is made)."""
+    when = f" (Patient.deceasedDateTime {code(since)})" if since else " (Patient.deceasedBoolean)"
+    detail = [
+        f"The record shows this patient as deceased{when}. netnav makes no management plan.",
+        "",
+        "If this is wrong, correct the record; netnav plans again when the chart is next opened.",
+    ]
+    detail += _footer(kb, ctx)
+    text = "The record shows this patient as deceased: no NET plan made"
+    return _card(ctx, "deceased", text, "info", kb, detail, links=False)

@@ -7,7 +7,7 @@
 | ``NETNAV_CDS_SMART_LAUNCH_URL`` | the SMART app launch URL of the cards' ``smart`` link | the saved plan's page |
 | ``NETNAV_CDS_CORS_ORIGINS`` | comma-separated browser origins allowed to call (``https://sandbox.cds-hooks.org``) | none |
 | ``NETNAV_CDS_FETCH_TIMEOUT`` | seconds per request to the EHR's FHIR server (fetch-on-miss) and to a JWKS URL | ``10`` |
-| ``NETNAV_CDS_MAX_PAGES`` | Bundle pages followed per prefetch query (``next`` links) | ``10`` |
+| ``NETNAV_CDS_MAX_PAGES`` | Bundle pages read per prefetch query (``next`` links; ``_count`` 200 a page); reaching it with pages left makes the record incomplete (a warning card, no plan) | ``50`` |
 | ``NETNAV_CDS_AUTH`` | ``off`` switches the JWT check off (development only; refused off loopback) | on |
 
 Each issuer needs at least one source of keys: ``jwks`` (a JWK Set given inline), ``jwks_url``
@@ -31,7 +31,7 @@ from netnav.errors import NetnavError
 __all__ = ["CdsIssuer", "CdsSettings", "CdsSettingsError"]
 
 DEFAULT_TIMEOUT_S: Final = 10.0
-DEFAULT_MAX_PAGES: Final = 10
+DEFAULT_MAX_PAGES: Final = 50
 
 
 class CdsSettingsError(NetnavError):

@@ -16,9 +16,10 @@ clients such as the CDS Hooks sandbox). None of these routes is in the ``/v1`` O
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
@@ -30,14 +31,21 @@ from starlette.concurrency import run_in_threadpool
 
 from netnav.case.load import case_from_mapping
 from netnav.errors import CaseError, CaseProblem
-from netnav.fhir import FhirImportError
+from netnav.fhir import FhirImport, FhirImportError, Unmapped
 from netnav.web.cds_auth import CdsJwtVerifier, CdsUnauthorized
-from netnav.web.cds_cards import CardContext, plan_cards, unplannable_card
+from netnav.web.cds_cards import (
+    CardContext,
+    deceased_card,
+    incomplete_card,
+    plan_cards,
+    unplannable_card,
+)
 from netnav.web.cds_config import CdsSettings
 from netnav.web.cds_feedback import FeedbackRequest, FeedbackStore
 from netnav.web.cds_prefetch import (
     FHIR_JSON,
     PREFETCH,
+    Gathered,
     PrefetchUnavailable,
     collection_bundle,
     gather,
@@ -215,11 +223,22 @@ def cds_router(
                     errors=fields,
                 ),
             )
+        try:
+            return await answer(request, hook)
+        except Exception as exc:  # never an HTML page to a CDS client (CrashGuard's default)
+            log.error("cds internal error %s", type(exc).__name__)
+            return _with(
+                cors(request),
+                problem_response("internal-error", "netnav failed; nothing was saved"),
+            )
+
+    async def answer(request: Request, hook: HookRequest) -> Response:
         auth = hook.fhirAuthorization
+        patient_id = hook.context.patientId
         try:
             gathered = await gather(
                 hook.prefetch,
-                hook.context.patientId,
+                patient_id,
                 hook.fhirServer,
                 auth.access_token if auth else None,
                 timeout_s=settings.fetch_timeout_s,
@@ -227,17 +246,43 @@ def cds_router(
                 transport=settings.transport,
             )
         except PrefetchUnavailable as missing:
-            return json_response(
-                request, operation_outcome(missing.keys, missing.reason), 412, FHIR_JSON
+            return json_response(request, operation_outcome(missing.issues), 412, FHIR_JSON)
+        others = other_patients(gathered, patient_id)
+        if others:
+            return _with(
+                cors(request),
+                problem_response(
+                    "invalid-request",
+                    "prefetch.patient is not the patient of context.patientId "
+                    f"({len(others)} Patient resource{'s' if len(others) != 1 else ''} with "
+                    "another id); no plan was made",
+                    errors=[
+                        ProblemField(
+                            path="prefetch.patient",
+                            message="Patient.id differs from context.patientId",
+                            detail="prefetch.patient: Patient.id differs from context.patientId",
+                        )
+                    ],
+                ),
             )
-        bundle = collection_bundle(gathered)
         card_ctx = CardContext(
             hook_instance=hook.hookInstance,
             base_url=base_url(request),
             smart_launch_url=settings.smart_launch_url,
         )
+        kb = ctx.knowledge
+        dead, since = deceased(gathered)
+        if dead:
+            return json_response(request, {"cards": [deceased_card(since, kb, card_ctx)]})
+        if gathered.gaps:
+            kinds = sorted({g.key for g in gathered.gaps})
+            log.warning("cds prefetch: record incomplete (%s); no plan", ", ".join(kinds))
+            return json_response(request, {"cards": [incomplete_card(gathered.gaps, kb, card_ctx)]})
+        bundle = collection_bundle(gathered)
         try:
-            cards, plan_id = await run_in_threadpool(_cards, ctx, bundle, clock().date(), card_ctx)
+            cards, plan_id = await run_in_threadpool(
+                _cards, ctx, bundle, clock().date(), card_ctx, patient_id, gathered.notes
+            )
         except SQLAlchemyError:
             return _with(
                 cors(request),
@@ -303,22 +348,63 @@ def _with(headers: Mapping[str, str], response: Response) -> Response:
     return response
 
 
-def _cards(
-    ctx: WebContext, bundle: dict[str, Any], today: date, card_ctx: CardContext
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Import, validate, plan and save; the cards and the saved plan's id (None: no plan)."""
+def other_patients(gathered: Gathered, patient_id: str) -> list[str]:
+    """Ids of the ``patient`` key's Patient resources that are not ``context.patientId``."""
+    return [
+        str(r.get("id"))
+        for r in gathered.resources("patient")
+        if r.get("resourceType") == "Patient" and r.get("id") != patient_id
+    ]
+
+
+def deceased(gathered: Gathered) -> tuple[bool, str | None]:
+    """Whether the Patient resource says the patient died (``deceasedBoolean`` true or a
+    ``deceasedDateTime``), and the date-time when given."""
+    for r in gathered.resources("patient"):
+        if r.get("resourceType") != "Patient":
+            continue
+        when = r.get("deceasedDateTime")
+        if isinstance(when, str) and when.strip():
+            return True, when.strip()
+        if r.get("deceasedBoolean") is True:
+            return True, None
+    return False, None
+
+
+def _import(bundle: dict[str, Any], today: date, patient_id: str) -> FhirImport:
     from netnav.fhir import import_bundle  # read at call time (tests may replace it)
 
+    extra: dict[str, Any] = {}
+    if "patient_id" in inspect.signature(import_bundle).parameters:
+        extra["patient_id"] = patient_id  # resources about another patient: listed, not used
+    return import_bundle(bundle, as_of=today, **extra)
+
+
+def _cards(
+    ctx: WebContext,
+    bundle: dict[str, Any],
+    today: date,
+    card_ctx: CardContext,
+    patient_id: str,
+    notes: Sequence[Unmapped] = (),
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Import, validate, plan and save; the cards and the saved plan's id (None: no plan).
+
+    ``notes``: what the FHIR server said about its searches (listed as not used)."""
     kb = ctx.knowledge
     try:
-        imported = import_bundle(bundle, as_of=today)
+        imported = _import(bundle, today, patient_id)
     except FhirImportError as error:
         problem = CaseProblem(error.path, error.reason, error.value, error.allowed)
-        return [unplannable_card([problem], kb, card_ctx)], None
+        return [unplannable_card([problem], kb, card_ctx, notes)], None
+    except RecursionError:
+        problem = CaseProblem("", "the record is nested too deeply to be read")
+        return [unplannable_card([problem], kb, card_ctx, notes)], None
+    unmapped = [*notes, *imported.unmapped]
     try:
         case = case_from_mapping(imported.case)
     except CaseError as error:
-        return [unplannable_card(error.problems, kb, card_ctx, imported.unmapped)], None
+        return [unplannable_card(error.problems, kb, card_ctx, unmapped)], None
     saved = plan_and_save(ctx, case, imported.case)
     plan_ctx = CardContext(
         hook_instance=card_ctx.hook_instance,
@@ -326,4 +412,4 @@ def _cards(
         plan_id=saved.id,
         smart_launch_url=card_ctx.smart_launch_url,
     )
-    return plan_cards(saved.plan, imported.case, kb, plan_ctx, imported.unmapped), saved.id
+    return plan_cards(saved.plan, imported.case, kb, plan_ctx, unmapped), saved.id

@@ -3,13 +3,34 @@
 The service asks the CDS client for :data:`PREFETCH` (templates filled with the context's
 ``patientId``). For each key of the request's ``prefetch``:
 
-* present with a resource or Bundle: used as it is;
+* present with a resource or Bundle: used as it is; a searchset with a ``next`` link is read
+  on from ``fhirServer`` (same server only);
 * present with ``null``: the client says there is no such data; nothing is fetched;
 * absent (or an ``OperationOutcome``, the client's own failure): fetched from the request's
-  ``fhirServer`` with ``Authorization: Bearer <fhirAuthorization.access_token>`` — searchset
-  Bundles are followed through their ``next`` links (at most ``max_pages`` pages, on the same
-  server only). When there is no ``fhirServer``, or it cannot be reached or answers an error,
-  :class:`PrefetchUnavailable` is raised (the service answers 412 with an OperationOutcome).
+  ``fhirServer`` with ``Authorization: Bearer <fhirAuthorization.access_token>`` — searches
+  ask for :data:`PAGE_SIZE` entries a page (``_count``) and are followed through their
+  ``next`` links (at most ``max_pages`` pages, on the same server only).
+
+Medication resources that a MedicationRequest, MedicationAdministration or MedicationStatement
+names in ``medicationReference`` and that the client did not include are read from
+``fhirServer`` (``GET Medication/<id>``).
+
+Never a plan made from part of the record presented as if it were the whole record (safety case
+H-22). Two ways a record is not whole:
+
+* it **could not be read** — no ``fhirServer`` for data that is missing (an absent key, a paged
+  searchset, a Medication not included), or the server refused, failed or timed out on any
+  page: :class:`PrefetchUnavailable` is raised and the service answers 412 with an
+  ``OperationOutcome`` (CDS Hooks: "unable to retrieve the necessary FHIR data");
+* it was **read, and is known to be incomplete** — the page cap was reached with a ``next``
+  link remaining, a ``next`` link points to another server, the server put an
+  ``OperationOutcome`` of severity ``error``/``fatal`` or about truncated results into the
+  searchset, fewer entries came than the searchset's ``total``, or a Medication does not exist:
+  each is a :class:`Gap` of :attr:`Gathered.gaps`, and the service answers with one
+  ``warning`` card and no plan.
+
+``OperationOutcome`` issues of severity ``information``/``warning`` (not about truncation) are
+kept in :attr:`Gathered.notes` and listed in the plan card's "Not used from the record".
 
 :func:`collection_bundle` joins what was gathered into one ``collection`` Bundle for the FHIR
 import (each resource once, by type and id).
@@ -20,21 +41,28 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from netnav.fhir import Unmapped
+
 __all__ = [
     "FHIR_JSON",
+    "MEDICATION_KEYS",
+    "PAGE_SIZE",
     "PREFETCH",
+    "Gap",
     "Gathered",
     "PrefetchUnavailable",
     "collection_bundle",
     "gather",
     "operation_outcome",
+    "resource_type_of",
 ]
 
 log = logging.getLogger("netnav.web.cds")
@@ -45,28 +73,75 @@ PREFETCH: Final[Mapping[str, str]] = {
     "patient": "Patient/{{context.patientId}}",
     "conditions": "Condition?patient={{context.patientId}}",
     "observations": "Observation?patient={{context.patientId}}",
-    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+    "&_include=MedicationRequest:medication",
+    "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}"
+    "&_include=MedicationAdministration:medication",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}"
+    "&_include=MedicationStatement:medication",
     "procedures": "Procedure?patient={{context.patientId}}",
 }
 """The prefetch templates of the discovery document (every key is needed to plan)."""
 
+MEDICATION_KEYS: Final = ("medicationRequests", "medicationAdministrations", "medicationStatements")
+_MEDICATION_USERS: Final = frozenset(
+    {"MedicationRequest", "MedicationAdministration", "MedicationStatement"}
+)
+PAGE_SIZE: Final = 200
+"""``_count`` of the searches fetched on miss (servers may give fewer a page)."""
+MEDICATION_READS_MAX: Final = 50
+"""At most this many Medications are read one by one; more is a :class:`Gap`."""
+_TRUNCATION: Final = re.compile(
+    r"truncat|incomplete|partial|not all|too many|limit(ed)? to|more results", re.IGNORECASE
+)
+_INCOMPLETE_CODES: Final = frozenset({"too-costly", "incomplete", "throttled", "timeout"})
+
+
+def resource_type_of(key: str) -> str:
+    """The FHIR resource type a prefetch key asks for (``observations`` → ``Observation``)."""
+    return re.split(r"[/?]", PREFETCH[key], maxsplit=1)[0]
+
 
 class PrefetchUnavailable(Exception):
-    """Required prefetch data is missing and could not be fetched (``keys``, ``reason``)."""
+    """Required data could not be read: ``issues`` maps each prefetch key to the reason."""
 
-    def __init__(self, keys: list[str], reason: str) -> None:
-        super().__init__(reason)
-        self.keys = keys
-        self.reason = reason
+    def __init__(self, issues: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {r}" for k, r in issues.items()))
+        self.issues = dict(issues)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.issues)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Why the data of a prefetch key is known to be incomplete (``pages`` and ``read``: how
+    many Bundle pages and resources were read for it)."""
+
+    key: str
+    reason: str
+    pages: int = 0
+    read: int = 0
+
+    @property
+    def resource_type(self) -> str:
+        return resource_type_of(self.key)
 
 
 @dataclass
 class Gathered:
-    """The resources gathered per prefetch key, and how each key was satisfied."""
+    """The Bundle entries gathered per prefetch key, how each key was satisfied, what is known
+    to be missing (``gaps``) and the server's notes (``notes``)."""
 
-    resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     how: dict[str, str] = field(default_factory=dict)
-    """``prefetch``, ``null`` (no data) or ``fetched``."""
+    """``prefetch``, ``null`` (no data), ``fetched`` or ``prefetch+fetched`` (paged)."""
+    gaps: list[Gap] = field(default_factory=list)
+    notes: list[Unmapped] = field(default_factory=list)
+
+    def resources(self, key: str) -> list[dict[str, Any]]:
+        return [e["resource"] for e in self.entries.get(key, [])]
 
 
 def fill(template: str, patient_id: str) -> str:
@@ -74,21 +149,89 @@ def fill(template: str, patient_id: str) -> str:
     return template.replace("{{context.patientId}}", quote(patient_id, safe=""))
 
 
-def resources_of(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The resources of a prefetch value: a Bundle's entries (``OperationOutcome`` entries of a
-    search left out), or the resource itself."""
-    if document.get("resourceType") == "Bundle":
-        out = []
-        for entry in document.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-                out.append(resource)
-        return out
-    return [dict(document)]
-
-
 def _is_failure(value: object) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
+@dataclass
+class _Reading:
+    """One key's data as it is read, page by page."""
+
+    key: str
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    matches: int = 0
+    total: int | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    notes: list[Unmapped] = field(default_factory=list)
+
+    def gap(self, reason: str) -> None:
+        self.gaps.append(Gap(self.key, reason, self.pages, self.matches))
+
+    def page(self, document: Mapping[str, Any]) -> str | None:
+        """Take one page (a Bundle or a resource); the raw ``next`` link, if any."""
+        self.pages += 1
+        if document.get("resourceType") != "Bundle":
+            self.entries.append({"resource": dict(document)})
+            self.matches += 1
+            return None
+        total = document.get("total")
+        if self.total is None and isinstance(total, int) and not isinstance(total, bool):
+            self.total = total
+        for entry in document.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                continue
+            if resource.get("resourceType") == "OperationOutcome":
+                self._outcome(resource)
+                continue
+            search = entry.get("search")
+            if not (isinstance(search, dict) and search.get("mode") == "include"):
+                self.matches += 1
+            kept: dict[str, Any] = {"resource": resource}
+            if isinstance(entry.get("fullUrl"), str):
+                kept["fullUrl"] = entry["fullUrl"]
+            self.entries.append(kept)
+        for link in document.get("link") or []:
+            if isinstance(link, dict) and link.get("relation") == "next":
+                target = link.get("url")
+                if isinstance(target, str) and target.strip():
+                    return target.strip()
+        return None
+
+    def _outcome(self, outcome: Mapping[str, Any]) -> None:
+        """An OperationOutcome inside a searchset: an error or a truncation makes the key
+        incomplete; information and warnings become notes."""
+        where = f"OperationOutcome ({resource_type_of(self.key)} search)"
+        issues = outcome.get("issue")
+        for issue in issues if isinstance(issues, list) else []:
+            if not isinstance(issue, dict):
+                continue
+            severity = str(issue.get("severity") or "unknown")
+            code = str(issue.get("code") or "")
+            details = issue.get("details")
+            text = " ".join(
+                t
+                for t in (
+                    details.get("text") if isinstance(details, dict) else None,
+                    issue.get("diagnostics"),
+                )
+                if isinstance(t, str) and t
+            )[:300]
+            said = f"{severity} {code}: {text}" if text else f"{severity} {code}"
+            if (
+                severity in ("error", "fatal")
+                or code in _INCOMPLETE_CODES
+                or _TRUNCATION.search(text)
+            ):
+                self.gap(f"the FHIR server reported {said.strip()}")
+            else:
+                self.notes.append(Unmapped(where, "OperationOutcome.issue", said.strip()))
+
+    def finish(self) -> None:
+        """After the last page: fewer entries than the searchset's ``total`` is a gap."""
+        if self.total is not None and self.matches < self.total and not self.gaps:
+            self.gap(f"the server counted {self.total} results but sent {self.matches}")
 
 
 async def gather(
@@ -103,45 +246,110 @@ async def gather(
 ) -> Gathered:
     """Every key of :data:`PREFETCH`, from the request or fetched (see the module doc)."""
     gathered = Gathered()
-    missing: list[str] = []
+    readings: dict[str, _Reading] = {}
+    to_fetch: dict[str, str] = {}  # key -> URL (a query, or a prefetch Bundle's next link)
     for key in PREFETCH:
-        if key in prefetch and not _is_failure(prefetch[key]):
-            value = prefetch[key]
-            if value is None:
-                gathered.resources[key] = []
-                gathered.how[key] = "null"
-            else:
-                gathered.resources[key] = resources_of(value)
-                gathered.how[key] = "prefetch"
-        else:
-            missing.append(key)
-    if not missing:
-        return gathered
+        value = prefetch.get(key, _ABSENT)
+        if value is _ABSENT or _is_failure(value):
+            query = fill(PREFETCH[key], patient_id)
+            to_fetch[key] = query + (f"&_count={PAGE_SIZE}" if "?" in query else "")
+            gathered.how[key] = "fetched"
+            continue
+        reading = readings[key] = _Reading(key)
+        if value is None:
+            gathered.how[key] = "null"
+            continue
+        gathered.how[key] = "prefetch"
+        following = reading.page(value)
+        if following is not None:
+            to_fetch[key] = following
+            gathered.how[key] = "prefetch+fetched"
+    if to_fetch:
+        readings.update(
+            await _fetch_all(
+                to_fetch,
+                readings,
+                fhir_server,
+                access_token,
+                timeout_s=timeout_s,
+                max_pages=max_pages,
+                transport=transport,
+            )
+        )
+    for key in PREFETCH:
+        reading = readings[key]
+        if key not in to_fetch and not reading.gaps:
+            reading.finish()
+        gathered.entries[key] = reading.entries
+        gathered.gaps.extend(reading.gaps)
+        gathered.notes.extend(reading.notes)
+    await _medications(
+        gathered, fhir_server, access_token, timeout_s=timeout_s, transport=transport
+    )
+    return gathered
+
+
+_ABSENT: Final = object()
+
+
+def _server(fhir_server: str | None, keys: Iterable[str], reasons: Mapping[str, str]) -> str:
+    """The FHIR base URL (ending ``/``), or :class:`PrefetchUnavailable` for ``keys``."""
     if not fhir_server:
-        raise PrefetchUnavailable(missing, "prefetch missing and no fhirServer in the request")
+        raise PrefetchUnavailable(
+            {k: reasons[k] + " and no fhirServer in the request" for k in keys}
+        )
     if not _server_allowed(fhir_server):
-        raise PrefetchUnavailable(missing, "fhirServer must be an https URL")
-    base = fhir_server.rstrip("/") + "/"
+        raise PrefetchUnavailable({k: "fhirServer must be an https URL" for k in keys})
+    return fhir_server.rstrip("/") + "/"
+
+
+def _client(
+    access_token: str | None, timeout_s: float, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
     headers = {"Accept": FHIR_JSON}
     if access_token:
         headers["Authorization"] = f"Bearer {access_token}"
-    async with httpx.AsyncClient(
+    return httpx.AsyncClient(
         transport=transport, timeout=timeout_s, headers=headers, follow_redirects=False
-    ) as client:
+    )
+
+
+async def _fetch_all(
+    to_fetch: Mapping[str, str],
+    readings: Mapping[str, _Reading],
+    fhir_server: str | None,
+    access_token: str | None,
+    *,
+    timeout_s: float,
+    max_pages: int,
+    transport: httpx.AsyncBaseTransport | None,
+) -> dict[str, _Reading]:
+    """Fetch (or read on) every key of ``to_fetch``; raises :class:`PrefetchUnavailable`."""
+    reasons = {
+        k: "the prefetch Bundle has more pages (a next link)"
+        if k in readings
+        else "prefetch missing"
+        for k in to_fetch
+    }
+    base = _server(fhir_server, to_fetch, reasons)
+    out = {k: readings.get(k) or _Reading(k) for k in to_fetch}
+    async with _client(access_token, timeout_s, transport) as client:
         results = await asyncio.gather(
-            *(_fetch(client, base, fill(PREFETCH[k], patient_id), max_pages) for k in missing),
+            *(_fetch(client, base, to_fetch[k], out[k], max_pages) for k in to_fetch),
             return_exceptions=True,
         )
-    failed = [k for k, r in zip(missing, results, strict=True) if isinstance(r, BaseException)]
+    failed = [k for k, r in zip(to_fetch, results, strict=True) if isinstance(r, BaseException)]
     if failed:
         kinds = sorted({type(r).__name__ for r in results if isinstance(r, BaseException)})
         log.warning("cds prefetch: fetch-on-miss failed for %s (%s)", failed, ", ".join(kinds))
-        raise PrefetchUnavailable(failed, "the FHIR server could not be read")
-    for key, result in zip(missing, results, strict=True):
-        assert not isinstance(result, BaseException)
-        gathered.resources[key] = result
-        gathered.how[key] = "fetched"
-    return gathered
+        raise PrefetchUnavailable(
+            {
+                k: "the FHIR server could not be read"
+                + (f" (after {out[k].pages} pages)" if out[k].pages else "")
+                for k in failed
+            }
+        )
+    return out
 
 
 class _FetchError(Exception):
@@ -149,44 +357,137 @@ class _FetchError(Exception):
 
 
 async def _fetch(
-    client: httpx.AsyncClient, base: str, query: str, max_pages: int
-) -> list[dict[str, Any]]:
-    """The resources of one query, following ``next`` links on the same server."""
-    url: str | None = urljoin(base, query)
-    out: list[dict[str, Any]] = []
-    pages = 0
+    client: httpx.AsyncClient, base: str, start: str, reading: _Reading, max_pages: int
+) -> None:
+    """Read ``start`` (a query or a next link) into ``reading``, following ``next`` links on
+    the same server, at most ``max_pages`` pages fetched."""
+    first = urljoin(base, start)
+    if not _same_origin(first, base):
+        reading.gap("the searchset's next link points to another server (not followed)")
+        return
+    url: str | None = first
+    fetched = 0
     while url is not None:
-        if pages >= max_pages:
+        if fetched >= max_pages:
             log.warning("cds prefetch: stopped after %d pages", max_pages)
-            break
+            reading.gap(f"more pages remained after the page limit of {max_pages} pages")
+            return
         response = await client.get(url)
-        pages += 1
-        if response.status_code == 404 and query.startswith("Patient/"):
-            return []  # no such patient: no data (the import reports what is missing)
-        if response.status_code != 200:
-            raise _FetchError(f"HTTP {response.status_code}")
-        document = response.json()
-        if not isinstance(document, dict) or "resourceType" not in document:
-            raise _FetchError("not a FHIR resource")
-        if _is_failure(document):
-            raise _FetchError("OperationOutcome")
-        out.extend(resources_of(document))
-        url = _next_link(document, base)
-    return out
+        fetched += 1
+        if response.status_code == 404 and start.startswith("Patient/"):
+            return  # no such patient: no data (the import reports what is missing)
+        document = _document(response)
+        following = reading.page(document)
+        url = urljoin(base, following) if following is not None else None
+        if url is not None and not _same_origin(url, base):
+            # The access token goes to the EHR's own server only.
+            log.warning("cds prefetch: next link to another server not followed")
+            reading.gap("the searchset's next link points to another server (not followed)")
+            return
+    reading.finish()
 
 
-def _next_link(document: Mapping[str, Any], base: str) -> str | None:
-    if document.get("resourceType") != "Bundle":
+def _document(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise _FetchError(f"HTTP {response.status_code}")
+    document = response.json()
+    if not isinstance(document, dict) or "resourceType" not in document:
+        raise _FetchError("not a FHIR resource")
+    if _is_failure(document):
+        raise _FetchError("OperationOutcome")
+    return document
+
+
+async def _medications(
+    gathered: Gathered,
+    fhir_server: str | None,
+    access_token: str | None,
+    *,
+    timeout_s: float,
+    transport: httpx.AsyncBaseTransport | None,
+) -> None:
+    """Read the Medications that medication resources reference and nobody sent."""
+    base = fhir_server.rstrip("/") + "/" if fhir_server else None
+    have: set[str] = set()
+    for entries in gathered.entries.values():
+        for entry in entries:
+            resource = entry["resource"]
+            rtype, rid = resource.get("resourceType"), resource.get("id")
+            if isinstance(rtype, str) and isinstance(rid, str):
+                have.add(f"{rtype}/{rid}")
+            if "fullUrl" in entry:
+                have.add(entry["fullUrl"])
+    wanted: dict[str, str] = {}  # Medication/<id> -> key
+    for key in MEDICATION_KEYS:
+        for resource in gathered.resources(key):
+            ref = _medication_reference(resource)
+            if ref is None or ref in have:
+                continue
+            relative = _relative_medication(ref, base)
+            if relative is None:
+                gathered.gaps.append(Gap(key, f"the medication {ref} cannot be resolved"))
+            elif relative not in have:
+                wanted.setdefault(relative, key)
+    if not wanted:
+        return
+    if len(wanted) > MEDICATION_READS_MAX:
+        for key in sorted(set(wanted.values())):
+            gathered.gaps.append(
+                Gap(key, f"{len(wanted)} referenced Medications were not included (_include)")
+            )
+        return
+    reasons = {k: "referenced Medications were not included" for k in wanted.values()}
+    base = _server(fhir_server, reasons, reasons)
+    refs = list(wanted)
+    async with _client(access_token, timeout_s, transport) as client:
+        results = await asyncio.gather(
+            *(client.get(urljoin(base, ref)) for ref in refs), return_exceptions=True
+        )
+    failed: dict[str, str] = {}
+    for ref, result in zip(refs, results, strict=True):
+        key = wanted[ref]
+        if isinstance(result, BaseException):
+            failed[key] = "the FHIR server could not be read (a referenced Medication)"
+            continue
+        if result.status_code in (404, 410):
+            gathered.gaps.append(Gap(key, f"the referenced {ref} is not on the FHIR server"))
+            continue
+        try:
+            document = _document(result)
+        except (_FetchError, ValueError):
+            failed[key] = "the FHIR server could not be read (a referenced Medication)"
+            continue
+        if document.get("resourceType") != "Medication":
+            gathered.gaps.append(Gap(key, f"{ref} did not answer a Medication"))
+            continue
+        gathered.entries[key].append({"resource": document})
+    if failed:
+        raise PrefetchUnavailable(failed)
+
+
+def _medication_reference(resource: Mapping[str, Any]) -> str | None:
+    if resource.get("resourceType") not in _MEDICATION_USERS:
         return None
-    for link in document.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            target = link.get("url")
-            if isinstance(target, str):
-                target = urljoin(base, target)
-                # The access token goes to the EHR's own server only.
-                if _same_origin(target, base):
-                    return target
-                log.warning("cds prefetch: next link to another server not followed")
+    if resource.get("status") == "entered-in-error":
+        return None
+    reference = resource.get("medicationReference")
+    ref = reference.get("reference") if isinstance(reference, dict) else None
+    if not isinstance(ref, str) or not ref or ref.startswith("#"):
+        return None  # none, or contained: the import reads it
+    return ref
+
+
+def _relative_medication(ref: str, base: str | None) -> str | None:
+    """``Medication/<id>`` of a relative reference, or of an absolute one on ``base``."""
+    if base is not None and ref.startswith(base):
+        ref = ref[len(base) :]
+    parts = ref.split("/")
+    if (
+        len(parts) >= 2
+        and parts[0] == "Medication"
+        and re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", parts[1])
+    ):
+        return f"Medication/{parts[1]}"  # a version (/_history/n) is read as the current one
     return None
 
 
@@ -215,17 +516,18 @@ def collection_bundle(gathered: Gathered) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for key in PREFETCH:
-        for resource in gathered.resources.get(key, []):
+        for entry in gathered.entries.get(key, []):
+            resource = entry["resource"]
             rtype, rid = resource.get("resourceType"), resource.get("id")
             if isinstance(rtype, str) and isinstance(rid, str):
                 if (rtype, rid) in seen:
                     continue
                 seen.add((rtype, rid))
-            entries.append({"resource": resource})
+            entries.append(dict(entry))
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def operation_outcome(keys: list[str], reason: str) -> dict[str, Any]:
+def operation_outcome(issues: Mapping[str, str]) -> dict[str, Any]:
     """The 412 body: an OperationOutcome naming the prefetch keys that could not be had."""
     return {
         "resourceType": "OperationOutcome",
@@ -236,6 +538,6 @@ def operation_outcome(keys: list[str], reason: str) -> dict[str, Any]:
                 "details": {"text": f"prefetch '{key}' ({PREFETCH[key]}) is missing: {reason}"},
                 "expression": [f"prefetch.{key}"],
             }
-            for key in keys
+            for key, reason in issues.items()
         ],
     }
