@@ -20,9 +20,12 @@ docs/fhir-treatments.md lists every code and the merging rules.
 
 Rules, in the order applied:
 
-1. Status: entered-in-error, cancelled, draft, not-done, not-taken, intended, preparation and
-   MedicationRequest intent proposal/plan are ignored (listed). A resource whose start is after
-   ``as_of`` is ignored (listed); an end after ``as_of`` is dropped.
+1. Status: entered-in-error, cancelled, draft, not-done, not-taken, intended, preparation,
+   MedicationRequest intent proposal/plan/option and doNotPerform are ignored (listed); so are
+   statuses that do not say it was given (MedicationRequest on-hold/unknown, MedicationStatement
+   on-hold, MedicationAdministration/Procedure unknown) and a statusReason saying it was never
+   given. A resource whose start is after ``as_of`` is ignored (listed); an end after ``as_of``
+   is dropped.
 2. Dates (first present wins): MedicationRequest ``dosageInstruction[0].timing.repeat.boundsPeriod``,
    then ``dispenseRequest.validityPeriod``, then ``authoredOn`` (start only);
    MedicationAdministration ``effectivePeriod``, then ``effectiveDateTime`` (start = end);
@@ -34,20 +37,28 @@ Rules, in the order applied:
    RxNorm/SNOMED code; then names in the code's text and displays (whole words,
    case-insensitive; the longer name wins: "irinotecan liposome" is not irinotecan). Octreotide's
    formulation comes from its evidence (LAR/depot/intramuscular/mg dose vs
-   subcutaneous/immediate release/µg dose); none or both -> ``ssa_unspecified``.
+   subcutaneous/immediate release/µg dose); none or both, or oral (Mycapssa) ->
+   ``ssa_unspecified``. ``medicationReference``: ``#id`` from ``contained``, else ``resolve``,
+   else the reference's ``display``. A procedure matched by name is vetoed when every clause
+   naming it holds a non-therapeutic word (planning, dosimetry, CT, biopsy …); any procedure is
+   not performed when its text, statusReason, outcome or note says so (aborted, not performed,
+   "no polypectomy", outcome Unsuccessful). Both are listed with the deciding word.
 4. Courses: resources of the same drug (or same procedure option) merge into one treatment when
    they share a group (MedicationRequest.groupIdentifier, basedOn CarePlan, the request of an
    administration) or the next starts at most 90 days after the course's end so far
    (cycles of one treatment). Start = the earliest, end = the latest.
-5. Regimens: courses of drugs that some regimen combines, sharing a group or overlapping in time,
+5. Regimens: courses of drugs that some regimen combines, sharing a group, overlapping in time
+   or starting within ``regimen_start_window_days``,
    become one treatment with the regimen's option (every slot filled, every drug in a slot or
    optional). No regimen fits and all are cytotoxic -> one ``chemotherapy_unspecified``; else
    each drug alone (its ``alone`` option; folinic acid alone is listed, not a treatment).
 6. ``ongoing``: the latest resource with a telling status decides (request/statement active ->
    True, completed/stopped -> False; procedure in-progress -> True, completed/stopped -> False;
    administration in-progress -> True, stopped -> False, completed says nothing of the course).
-   ``stop_reason``: the treatment-outcome extension, else ``statusReason`` words. ``cycles``: the
-   extension, else the number of distinct administration days. ``best_response`` and
+   ``stop_reason``: the treatment-outcome extension, else ``statusReason`` words (standalone
+   tokens, negation-aware; several reasons or none -> absent, listed). ``cycles``: the
+   extension, else blocks of administrations per drug split at gaps > ``cycle_gap_days``
+   (absent when a day is inexact or a block is continuous dosing). ``best_response`` and
    ``months_to_progression``: the extension only.
 """
 
