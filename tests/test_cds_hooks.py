@@ -679,6 +679,25 @@ def test_unexpected_error_is_a_json_problem_not_an_html_page(
     assert PATIENT_ID not in caplog.text
 
 
+def test_unexpected_feedback_error_is_a_json_problem(
+    web: WebApp, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(FeedbackStore, "save", broken)
+    response = web.client.post(
+        FEEDBACK_URL,
+        content=json.dumps(_feedback_body(card_uuid("hook-1", "plan"))).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **bearer(make_token(signer, aud=FEEDBACK_URL)),
+        },
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 # --- cards ----------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
@@ -199,7 +199,29 @@ def cds_router(
             )
         return Response(status_code=204, headers=headers)
 
+    async def guarded(
+        request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """``handler``'s answer; an unexpected error is a JSON problem (500), never the HTML
+        error page the app's crash guard gives outside ``/v1``. Only the error's type is
+        logged (its message could quote the record)."""
+        try:
+            return await handler(request)
+        except Exception as exc:
+            log.error("cds internal error %s", type(exc).__name__)
+            return _with(
+                cors(request),
+                problem_response("internal-error", "netnav failed; nothing was saved"),
+            )
+
     @router.post(f"/cds-services/{SERVICE_ID}")
+    async def patient_view_route(request: Request) -> Response:
+        return await guarded(request, patient_view)
+
+    @router.post(f"/cds-services/{SERVICE_ID}/feedback")
+    async def feedback_route(request: Request) -> Response:
+        return await guarded(request, feedback)
+
     async def patient_view(request: Request) -> Response:
         endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
         claims = await authorize(request, [endpoint])
@@ -294,7 +316,6 @@ def cds_router(
             mark_plan(request, plan_id)
         return json_response(request, {"cards": cards})
 
-    @router.post(f"/cds-services/{SERVICE_ID}/feedback")
     async def feedback(request: Request) -> Response:
         endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
         claims = await authorize(request, [f"{endpoint}/feedback", endpoint])
