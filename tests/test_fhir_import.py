@@ -595,46 +595,14 @@ def test_no_treatment_so_far() -> None:
         ({"format": "netnav-case/1"}, "resourceType"),
         (
             {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [
-                    {
-                        "resource": {
-                            "resourceType": "Observation",
-                            "status": "final",
-                            "code": {"text": "x"},
-                            "valueQuantity": {"value": "abc"},
-                        }
-                    }
-                ],
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "x"},
+                "valueQuantity": {"value": "abc"},
             },
-            "entry[0].resource.valueQuantity.value",
+            "valueQuantity.value",
         ),
-        (
-            {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [
-                    {
-                        "resource": {
-                            "resourceType": "Observation",
-                            "status": "final",
-                            "code": {"text": "x"},
-                            "instantiatesCanonical": "x",
-                        }
-                    }
-                ],
-            },
-            "entry[0].resource.instantiatesCanonical",
-        ),
-        (
-            {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": {"resourceType": "Transport"}}],
-            },
-            "entry[0].resource.resourceType",
-        ),
+        ({"resourceType": "Transport"}, "resourceType"),
         ({"resourceType": "Bundle", "type": "shopping-list"}, "type"),
     ],
 )
@@ -786,10 +754,12 @@ def test_cli_invalid_case_writes_nothing(tmp_path: Path) -> None:
         ("{not json", "not JSON"),
         ('{"format": "netnav-case/1", "tumor": {}}', "looks like a netnav case"),
         ("<Bundle xmlns='http://hl7.org/fhir'/>", "looks like XML"),
+        ('{"resourceType": "Patient", "birthDate": "12/05/1960"}', "birthDate"),
         (
-            '{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient", "birthDate": "12/05/1960"}}]}',
-            "entry[0].resource.birthDate",
+            '{"resourceType": "Bundle", "type": "collection", "id": "a", "id": "b"}',
+            "'id' occurs twice",
         ),
+        ('{"resourceType": "Bundle", "type": "collection", "total": NaN}', "NaN"),
     ],
 )
 def test_cli_unreadable_input_exit_2(tmp_path: Path, content: str, message: str) -> None:

@@ -59,18 +59,13 @@ def _read(path: str) -> bytes:
 
 
 def _decode(data: bytes) -> Any:
+    from netnav.fhir.model import FhirImportError
+    from netnav.fhir.read import parse_fhir_json
+
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _fail("the bundle is not UTF-8 text; FHIR JSON is UTF-8") from None
-    if text.lstrip().startswith("<"):
-        raise _fail("the bundle looks like XML; netnav reads FHIR JSON (application/fhir+json)")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _fail(
-            f"the bundle is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        return parse_fhir_json(data)
+    except FhirImportError as exc:
+        raise _fail(f"the bundle cannot be read: {exc.reason}") from None
 
 
 def _dump(doc: object) -> str:
@@ -127,6 +122,13 @@ def import_fhir(
         typer.Option("--region", help="Where the patient is treated (setting.region)."),
     ] = None,
     case_id: Annotated[str | None, typer.Option("--id", help="Case id to write (case.id).")] = None,
+    patient: Annotated[
+        str | None,
+        typer.Option(
+            "--patient",
+            help="Id of the patient the record is about; resources about any other patient are listed, not read.",
+        ),
+    ] = None,
 ) -> None:
     """Read a FHIR R4 (mCODE) Bundle as a netnav case, listing where each field came from."""
     import datetime as dt
@@ -145,7 +147,11 @@ def import_fhir(
 
     try:
         result = import_bundle(
-            doc, as_of=as_of_date, case_id=case_id, region=region.value if region else None
+            doc,
+            as_of=as_of_date,
+            case_id=case_id,
+            region=region.value if region else None,
+            patient_id=patient,
         )
     except FhirImportError as exc:
         raise _fail(f"not a FHIR R4 bundle netnav can read: {exc.reason}") from None

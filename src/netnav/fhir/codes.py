@@ -8,6 +8,7 @@ at the top of its YAML file (ICD-10-CM, ICD-O-3.2, SNOMED CT, LOINC, mCODE STU3/
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -15,7 +16,27 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CodeTables", "ObservationCode", "tables"]
+__all__ = ["CodeTables", "ObservationCode", "normal_icd10", "normal_icdo3", "tables"]
+
+# ICD-10 codes as EHRs store them: no dot (C7A012, C787). ICD-O-3 morphology without its slash
+# (82403). Both are written back in the classification's own form before any lookup.
+_ICD10_NO_DOT = re.compile(r"^([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})$")
+_ICDO3_NO_SLASH = re.compile(r"^([0-9]{4})([0-9])$")
+
+
+def normal_icd10(code: str) -> str:
+    """An ICD-10(-CM) code in its written form: upper case, the dot after the category
+    (``c7a012`` → ``C7A.012``, ``C787`` → ``C78.7``); other text is returned stripped."""
+    text = code.strip().upper()
+    match = _ICD10_NO_DOT.match(text)
+    return f"{match.group(1)}.{match.group(2)}" if match else text
+
+
+def normal_icdo3(code: str) -> str:
+    """An ICD-O-3 morphology code with its behaviour slash (``82403`` → ``8240/3``)."""
+    text = code.strip()
+    match = _ICDO3_NO_SLASH.match(text)
+    return f"{match.group(1)}/{match.group(2)}" if match else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +46,8 @@ class ObservationCode:
     ``kind``: how the value is read (``quantity``, ``times_uln``, ``ordinal``, ``coded``,
     ``ki67``, ``tnm_nodes``, ``tnm_metastases``, ``listed``); ``field``: the case field path it
     fills (``None`` for ``listed``); ``molar_mass_g_mol``: for mass → amount conversions;
-    ``answers``: name of the answer list; ``reason``: why a ``listed`` code is not used.
+    ``answers``: name of the answer list; ``reason``: why a ``listed`` code is not used;
+    ``valence``: the charge of the substance's ion (equivalents → moles).
     """
 
     system: str
@@ -36,6 +58,7 @@ class ObservationCode:
     molar_mass_g_mol: float | None = None
     answers: str | None = None
     reason: str = ""
+    valence: int | None = None
 
 
 def _load(name: str) -> Any:
@@ -69,6 +92,7 @@ class CodeTables:
                     molar_mass_g_mol=entry.get("molar_mass_g_mol"),
                     answers=entry.get("answers"),
                     reason=entry.get("reason", ""),
+                    valence=entry.get("valence"),
                 )
         self.answers: dict[str, dict[tuple[str, str], tuple[Any, str]]] = {}
         for name, items in obs["answers"].items():
@@ -77,7 +101,20 @@ class CodeTables:
                 for item in items or []
             }
         self.field_units: dict[str, str] = obs["field_units"]
+        cancers = _load("cancers.yaml")
+        self.tumour_specific_fields: tuple[str, ...] = tuple(cancers["tumour_specific_fields"])
+        self.other_cancer_ranges: tuple[tuple[str, str], ...] = tuple(
+            (str(r[0]), str(r[1])) for r in cancers["icd10_other_primary_cancer"]
+        )
+        self.secondary_ranges: tuple[tuple[str, str], ...] = tuple(
+            (str(r[0]), str(r[1])) for r in cancers["icd10_secondary"]
+        )
+        self.net_secondary_prefixes: tuple[str, ...] = tuple(cancers["icd10_net_secondary"])
+        self.condition_links: tuple[str, ...] = tuple(
+            self.systems[key] for key in cancers["condition_link_extensions"]
+        )
         self.field_unit_overrides: dict[str, str] = obs.get("field_unit_overrides") or {}
+        self.field_units_only: dict[str, dict[str, Any]] = obs.get("field_units_only") or {}
 
     # -- system URIs ---------------------------------------------------------------------
     def uri(self, key: str) -> str:
@@ -104,7 +141,30 @@ class CodeTables:
             "metastasis": self.icd10_metastasis,
             "not_used": self.icd10_not_used,
         }[table]  # type: ignore[assignment]
-        return self._by_prefix(source, code.strip().upper())
+        return self._by_prefix(source, normal_icd10(code))
+
+    @staticmethod
+    def _in_ranges(code: str, ranges: tuple[tuple[str, str], ...]) -> bool:
+        category = normal_icd10(code)[:3]
+        return len(category) == 3 and any(low <= category <= high for low, high in ranges)
+
+    def is_other_cancer_code(self, code: str) -> bool:
+        """An ICD-10 code of a primary malignant (or in-situ) neoplasm outside the NET codes
+        (cancers.yaml ``icd10_other_primary_cancer``)."""
+        return self._in_ranges(code, self.other_cancer_ranges)
+
+    def is_secondary_code(self, code: str) -> bool:
+        """An ICD-10 code of a secondary neoplasm (cancers.yaml ``icd10_secondary``)."""
+        return self._in_ranges(code, self.secondary_ranges)
+
+    def is_net_secondary_code(self, code: str) -> bool:
+        """A secondary-neoplasm code that only a neuroendocrine tumour has (C7B)."""
+        text = normal_icd10(code)
+        return any(text.startswith(prefix) for prefix in self.net_secondary_prefixes)
+
+    def is_tumour_specific(self, path: str) -> bool:
+        """A case field that describes one tumour (cancers.yaml ``tumour_specific_fields``)."""
+        return any(path == f or path.startswith(f + ".") for f in self.tumour_specific_fields)
 
     def observation_code(self, system: str | None, code: str | None) -> ObservationCode | None:
         if system is None or code is None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netnav.fhir.codes import CodeTables
+from netnav.fhir.codes import CodeTables, normal_icdo3
 from netnav.fhir.facts import Candidate, Facts
 from netnav.fhir.fields import case_fields, field_kind
 from netnav.fhir.observations import add_finding
 from netnav.fhir.values import codings, date_text
 
-__all__ = ["Morphology", "apply_morphology", "condition_when", "read_condition"]
+__all__ = ["Morphology", "abatement_when", "apply_morphology", "condition_when", "read_condition"]
 
 _INACTIVE = {"inactive", "remission", "resolved"}
 
@@ -41,6 +41,22 @@ def condition_when(cond: Any) -> str | None:
     if onset is None and period is not None:
         onset = date_text(period.start)
     return onset or date_text(getattr(cond, "recordedDate", None))
+
+
+def abatement_when(cond: Any) -> str | None:
+    """The date a Condition abated (``abatementDateTime``, ``abatementPeriod.start``,
+    ``abatementString`` …): ``""`` when it abated at an unknown date (a string, an age, a
+    ``Range``); ``None`` when no abatement is recorded."""
+    when = date_text(getattr(cond, "abatementDateTime", None))
+    if when is not None:
+        return when
+    period = getattr(cond, "abatementPeriod", None)
+    if period is not None:
+        return date_text(period.start) or date_text(period.end) or ""
+    for name in ("abatementAge", "abatementRange", "abatementString"):
+        if getattr(cond, name, None) is not None:
+            return ""
+    return None
 
 
 def _status(concept: Any) -> str | None:
@@ -70,7 +86,8 @@ def _morphology(cond: Any, tables: CodeTables) -> tuple[str, dict[str, Any] | No
             continue
         for system, code, _ in codings(ext.valueCodeableConcept):
             if system == tables.uri("icdo3") and code:
-                return str(code), tables.morphology.get(str(code)), index
+                written = normal_icdo3(str(code))
+                return written, tables.morphology.get(written), index
             if code:
                 return f"{system}|{code}", None, index
     return None
@@ -87,12 +104,24 @@ def _body_site(cond: Any, tables: CodeTables, role: str) -> tuple[str, int] | No
 
 
 def read_condition(
-    cond: Any, label: str, when: str | None, tables: CodeTables, facts: Facts
+    cond: Any,
+    label: str,
+    when: str | None,
+    tables: CodeTables,
+    facts: Facts,
+    *,
+    resolved: str | None = None,
 ) -> list[Morphology]:
-    """Map one Condition (verificationStatus entered-in-error/refuted already excluded)."""
+    """Map one Condition (unconfirmed, refuted or entered-in-error ones already excluded).
+
+    ``resolved``: why the Condition is no longer current though ``clinicalStatus`` may not say
+    so (``"abated 2021-06-01"``): a metastasis or finding is then not counted; a primary cancer
+    still gives its site and histology (listed)."""
     icd = [(s, str(c)) for s, c, _ in codings(cond.code) if tables.is_icd10(s) and c]
     profiles = _profiles(cond)
     clinical = _status(cond.clinicalStatus)
+    if resolved is not None and clinical not in _INACTIVE:
+        clinical = resolved
     for _, code in icd:
         hit = tables.icd10(code, "metastasis")
         if hit is not None:
@@ -101,11 +130,13 @@ def read_condition(
     for _, code in icd:
         hit = tables.icd10(code, "primary")
         if hit is not None:
+            _note_primary_resolved(facts, label, clinical)
             return _primary(cond, label, when, tables, facts, code, hit[1])
     if tables.uri("secondary_cancer_profile") in profiles:
         _secondary(cond, label, when, tables, facts, None, clinical)
         return []
     if tables.uri("primary_cancer_profile") in profiles:
+        _note_primary_resolved(facts, label, clinical)
         return _primary(cond, label, when, tables, facts, None, None)
     for _, code in icd:
         reason = tables.icd10(code, "not_used")
@@ -115,10 +146,10 @@ def read_condition(
     snomed = tables.uri("snomed")
     for system, finding, _ in codings(cond.code):
         if system == snomed and finding in tables.findings:
-            if clinical in _INACTIVE:
+            if _not_current(clinical):
                 facts.note(
                     label,
-                    "Condition.clinicalStatus",
+                    _status_element(clinical),
                     f"{finding} ({tables.findings[str(finding)]['display']}) is {clinical}: not a current finding",
                 )
             else:
@@ -131,6 +162,28 @@ def read_condition(
         label, "Condition.code", f"{shown or 'no coding'}: not a diagnosis or finding netnav reads"
     )
     return []
+
+
+def _not_current(clinical: str | None) -> bool:
+    return clinical is not None and (clinical in _INACTIVE or clinical.startswith("abate"))
+
+
+def _status_element(clinical: str | None) -> str:
+    return (
+        "Condition.abatement[x]"
+        if clinical and clinical.startswith("abate")
+        else "Condition.clinicalStatus"
+    )
+
+
+def _note_primary_resolved(facts: Facts, label: str, clinical: str | None) -> None:
+    if _not_current(clinical):
+        facts.note(
+            label,
+            _status_element(clinical),
+            f"primary cancer recorded as {clinical}: its site and histology are still read "
+            "(the tumour's history); check whether the disease is current",
+        )
 
 
 def _primary(
@@ -205,10 +258,10 @@ def _secondary(
     clinical: str | None,
 ) -> None:
     path = "tumor.metastases"
-    if clinical in _INACTIVE:
+    if _not_current(clinical):
         facts.note(
             label,
-            "Condition.clinicalStatus",
+            _status_element(clinical),
             f"metastasis is {clinical}: not counted as current disease",
         )
         return

@@ -1,28 +1,45 @@
 """``import_bundle``: a FHIR R4 Bundle (mCODE) → a netnav-case/1 document with provenance.
 
-Order of work: read and validate every resource (:mod:`netnav.fhir.read`); fix ``as_of``
-(argument, else ``Bundle.timestamp``'s date, else the newest clinical date in the bundle;
-never the clock); drop resources entered in error / cancelled / refuted and those dated after
-``as_of`` (each listed); map Patient, Conditions and Observations to candidate facts; resolve
-them (newest wins, same-date disagreement left unknown); hand medications and procedures to
-:func:`netnav.fhir.treatments.treatments_from_resources`; list every resource that gave nothing.
+Order of work: read and validate every resource (:mod:`netnav.fhir.read`; an invalid entry is
+listed, not read); decide whose record it is (:mod:`netnav.fhir.subjects`; resources about
+another patient are listed, not read); fix ``as_of`` (argument, else ``Bundle.timestamp``'s
+date, else the newest date of a resource that records a fact; never the clock); drop resources
+entered in error / cancelled, diagnoses not confirmed, and those dated after ``as_of`` (each
+listed); tell the neuroendocrine primary from other cancers (:mod:`netnav.fhir.cancers`); map
+Patient, Conditions and Observations to candidate facts and withhold tumour-specific ones that
+are not the NEN's; resolve them (newest wins, same-date disagreement left unknown); hand
+medications and procedures to :func:`netnav.fhir.treatments.treatments_from_resources`; list
+every resource that gave nothing.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from netnav.fhir.codes import tables
-from netnav.fhir.condition import Morphology, apply_morphology, condition_when, read_condition
+from netnav.fhir.cancers import attribute, classify, describe_condition, withhold
+from netnav.fhir.codes import CodeTables, tables
+from netnav.fhir.condition import (
+    Morphology,
+    abatement_when,
+    apply_morphology,
+    condition_when,
+    read_condition,
+)
 from netnav.fhir.facts import Candidate, Facts, date_key, earliest_day
 from netnav.fhir.fields import case_fields
 from netnav.fhir.model import FhirImport, FhirImportError, Unmapped
 from netnav.fhir.observations import KI67, KI67_HISTORY, SSTR, TREATMENTS, Special, read_observation
 from netnav.fhir.patient import read_patient
 from netnav.fhir.read import Entry, ReadBundle, read_document
+from netnav.fhir.subjects import (
+    RecordPatient,
+    raw_subject_reference,
+    record_patient,
+    subject_reference,
+)
 from netnav.fhir.values import codings, date_text, observation_when
 
 __all__ = ["TREATMENT_TYPES", "import_bundle"]
@@ -33,6 +50,15 @@ TREATMENT_TYPES = frozenset(
 _NOT_FACTS = "not clinical facts netnav reads"
 _EXCLUDED_STATUS = {"entered-in-error", "cancelled"}
 _EXCLUDED_VERIFICATION = {"entered-in-error", "refuted"}
+# Condition.verificationStatus codes of a diagnosis not (yet) made: not a fact either.
+_UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
+# Statuses and intents of a resource that records no fact (yet): its dates never set as_of.
+_NOT_YET = {"draft", "planned", "preparation", "not-done", "not-taken", "intended", "registered"}
+_NOT_YET_INTENT = {"proposal", "plan", "option"}
+_INVALID_CONSEQUENCE = {
+    "Patient": "the patient's sex and age are not read from it",
+    "Condition": "the diagnosis it records is not used",
+}
 _FINAL = {"final", "amended", "corrected"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NO_LIMIT = date(9999, 12, 31)
@@ -44,36 +70,74 @@ def import_bundle(
     as_of: date | None = None,
     case_id: str | None = None,
     region: str | None = None,
+    patient_id: str | None = None,
 ) -> FhirImport:
     """Read a FHIR R4 Bundle (or one resource) as a netnav-case/1 document.
 
     ``bundle``: decoded JSON (any Bundle type, e.g. the ``collection`` a CDS Hooks service
-    builds from its prefetch). ``as_of``: the date the case describes (default: the Bundle's
-    ``timestamp`` date, else the newest clinical date found). ``case_id`` → ``case.id`` (default: the
+    builds from its prefetch; :func:`netnav.fhir.read.parse_fhir_json` reads the text).
+    ``as_of``: the date the case describes (default: the Bundle's ``timestamp`` date, else the
+    newest date of a resource recording a fact). ``case_id`` → ``case.id`` (default: the
     Bundle's ``identifier.value``, else its ``id``);
-    ``region`` (us, eu, uk, other) → ``case.setting.region`` (not FHIR-derived).
+    ``region`` (us, eu, uk, other) → ``case.setting.region`` (not FHIR-derived);
+    ``patient_id``: the id of the patient the record is about (CDS Hooks
+    ``context.patientId``): resources about any other patient, and Patient resources with
+    another id, are listed and not read.
 
     Returns a :class:`FhirImport` whose case is *not yet validated*: read it with
     :func:`netnav.case.load.case_from_mapping`. Raises :class:`FhirImportError` (JSON path,
-    value, what is allowed) when the document is not FHIR R4 netnav can read.
+    value, what is allowed) when the document is not FHIR R4 netnav can read, when its
+    resources are about several patients and ``patient_id`` does not say which one, or when it
+    is nested too deeply to read.
     """
+    try:
+        return _import(bundle, as_of, case_id, region, patient_id)
+    except RecursionError:
+        raise FhirImportError(
+            "(document)", None, "a FHIR R4 document", "the document is nested too deeply to read"
+        ) from None
+
+
+def _import(
+    bundle: Mapping[str, Any],
+    as_of: date | None,
+    case_id: str | None,
+    region: str | None,
+    patient_id: str | None,
+) -> FhirImport:
     read = read_document(bundle)
     codes = tables()
-    as_of = as_of or _bundle_as_of(read)
     facts = Facts()
+    _note_invalid(read, facts)
+    patient = _record_patient(read, patient_id)
+    entries = [e for e in read.entries if _same_patient(e, patient, facts)]
+    stamp: datetime | None = None
+    as_of_source: str | None = None
+    if as_of is None:
+        as_of, as_of_source, stamp = _bundle_as_of(read, entries)
+    entries = [e for e in entries if _usable(e, as_of, stamp, facts)]
+    finals = _final_results(entries)
+    entries = [e for e in entries if not _preliminary_superseded(e, finals, facts)]
+    kinds, verdicts = _attribution(entries, read, codes)
+
     special = Special()
     morphologies: list[Morphology] = []
     treatment_entries: list[Entry] = []
-    finals = _final_results(read)
-    for entry in read.entries:
-        if not _usable(entry, as_of, facts) or _preliminary_superseded(entry, finals, facts):
-            continue
+    for entry in entries:
         resource = entry.resource
         if entry.type == "Patient":
             read_patient(resource, entry.label, as_of, facts)
         elif entry.type == "Condition":
+            if kinds.get(entry.label) == "other":
+                facts.note(entry.label, "Condition.code", _other_cancer(resource, entry, codes))
+                continue
             morphologies += read_condition(
-                resource, entry.label, condition_when(resource), codes, facts
+                resource,
+                entry.label,
+                condition_when(resource),
+                codes,
+                facts,
+                resolved=_abated(resource, as_of),
             )
         elif entry.type == "Observation":
             read_observation(
@@ -83,6 +147,7 @@ def import_bundle(
             treatment_entries.append(entry)
         elif entry.type != "Medication":
             facts.note(entry.label, entry.type, _NOT_FACTS)
+    special.ki67, special.sstr = withhold(facts, special.ki67, special.sstr, verdicts, codes)
 
     values: dict[str, Any] = {}
     provenance: dict[str, list[str]] = {}
@@ -123,76 +188,209 @@ def import_bundle(
         case_id, source = _bundle_case_id(bundle)
         if source:
             provenance["id"] = [source]
+    if as_of_source is not None:
+        provenance["as_of"] = [as_of_source]
     case = _build_case(values, as_of, case_id, treatments if treatments_known else None, region)
     unmapped = list(facts.unmapped)
     _list_silent(read, provenance, unmapped)
     return FhirImport(case=case, provenance=provenance, unmapped=tuple(unmapped))
 
 
+# -- whose record, which cancer -------------------------------------------------------------
+
+
+def _note_invalid(read: ReadBundle, facts: Facts) -> None:
+    for item in read.invalid:
+        consequence = _INVALID_CONSEQUENCE.get(item.type, "nothing in it is used")
+        facts.note(item.label, item.element, f"{item.reason}; {consequence}")
+
+
+def _record_patient(read: ReadBundle, patient_id: str | None) -> RecordPatient:
+    patients: list[tuple[str | None, str | None, str, Any]] = []
+    refs = []
+    for entry in read.entries:
+        if entry.type == "Patient":
+            patients.append((entry.id, entry.full_url, entry.label, entry.resource.identifier))
+        else:
+            ref = subject_reference(entry.resource)
+            if ref is not None:
+                refs.append(ref)
+    for item in read.invalid:
+        if item.type == "Patient":
+            patients.append((item.id, item.full_url, item.label, None))
+        else:
+            ref = raw_subject_reference(item.raw)
+            if ref is not None:
+                refs.append(ref)
+    return record_patient(patients, refs, patient_id)
+
+
+def _same_patient(entry: Entry, patient: RecordPatient, facts: Facts) -> bool:
+    ref = None if entry.type == "Patient" else subject_reference(entry.resource)
+    reason = patient.other_reason(entry.type, entry.id, ref)
+    if reason is None:
+        return True
+    element = f"{entry.type}.id" if entry.type == "Patient" else f"{entry.type}.subject"
+    facts.note(entry.label, element, reason)
+    return False
+
+
+def _attribution(
+    entries: list[Entry], read: ReadBundle, codes: CodeTables
+) -> tuple[dict[str, str], dict[str, Any]]:
+    kinds: dict[str, str] = {}
+    describe: dict[str, str] = {}
+    labels: dict[int, str] = {id(e.resource): e.label for e in entries}
+    for entry in entries:
+        if entry.type == "Condition":
+            kind = classify(entry.resource, codes)
+            if kind is not None:
+                kinds[entry.label] = kind
+                describe[entry.label] = describe_condition(entry.resource, entry.label)
+
+    def resolve(reference: str) -> str | None:
+        found = read.resolve(reference)
+        return None if found is None else labels.get(id(found))
+
+    verdicts = attribute(
+        ((e.label, e.type, e.resource) for e in entries), kinds, describe, resolve, codes
+    )
+    return kinds, verdicts
+
+
+def _other_cancer(cond: Any, entry: Entry, codes: CodeTables) -> str:
+    hint = ""
+    for _, code, _ in codings(cond.code):
+        hit = codes.icd10(str(code or ""), "primary")
+        if hit is not None and hit[1].get("needs_morphology"):
+            hint = (
+                f" (ICD-10 {code}: an organ code is read as the NEN primary only with a "
+                "neuroendocrine morphology (ICD-O-3) on the same Condition)"
+            )
+            break
+    return (
+        f"{describe_condition(cond, entry.label)}: another primary cancer, not a "
+        f"neuroendocrine neoplasm{hint}; not the tumour netnav plans, and tumour results "
+        "that name it are not used"
+    )
+
+
+def _abated(cond: Any, as_of: date | None) -> str | None:
+    """``clinicalStatus`` inactive/remission/resolved, or ``abatement[x]`` on or before
+    ``as_of``: the text saying so; ``None`` while the condition is current."""
+    when = abatement_when(cond)
+    if when is None:
+        return None
+    if when == "" or as_of is None:
+        return "abatement recorded"
+    day = earliest_day(when)
+    if day is not None and day > as_of:
+        return None
+    return f"abated {when}"
+
+
 # -- as_of and filtering ------------------------------------------------------------------
 
 
-def _clinical_dates(resource: Any, type_: str) -> list[str]:
+def _clinical_dates(resource: Any, type_: str) -> list[tuple[str, str]]:
+    """``(date text, element)`` of each clinical date of a resource."""
     if type_ == "Observation":
-        found = [observation_when(resource)]
+        found = [(observation_when(resource), "Observation.effective[x]")]
     elif type_ == "Condition":
-        found = [condition_when(resource)]
+        found = [(condition_when(resource), "Condition.onset[x]")]
     else:
         found = []
         for name in ("authoredOn", "effectiveDateTime", "performedDateTime", "dateAsserted"):
-            found.append(date_text(getattr(resource, name, None)))
+            found.append((date_text(getattr(resource, name, None)), name))
         for name in ("effectivePeriod", "performedPeriod"):
             period = getattr(resource, name, None)
             if period is not None:
-                found += [date_text(period.start), date_text(period.end)]
-    return [d for d in found if d]
+                found += [(date_text(period.start), name), (date_text(period.end), name)]
+    return [(d, element) for d, element in found if d]
 
 
-def _bundle_as_of(read: ReadBundle) -> date | None:
+def _instant(text: str | None) -> datetime | None:
+    """A dateTime with a time and a time zone as an aware datetime, else ``None``."""
+    if not text or len(text) <= 10:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _records_fact(entry: Entry) -> bool:
+    """False for a resource whose status or intent says nothing happened (yet): planned,
+    draft, proposal … (its dates never set as_of)."""
+    resource = entry.resource
+    status = getattr(resource, "status", None)
+    if isinstance(status, str) and status in _NOT_YET:
+        return False
+    intent = getattr(resource, "intent", None)
+    return not (isinstance(intent, str) and intent in _NOT_YET_INTENT)
+
+
+def _bundle_as_of(
+    read: ReadBundle, entries: list[Entry]
+) -> tuple[date | None, str | None, datetime | None]:
+    """(as_of, its source for the provenance, the Bundle timestamp's instant if zoned)."""
     if read.timestamp is not None:
         if not _TIMESTAMP.match(read.timestamp):
             raise FhirImportError("timestamp", read.timestamp, "an instant (YYYY-MM-DDThh:mm:ssZ)")
         try:
-            return date.fromisoformat(read.timestamp[:10])
+            day = date.fromisoformat(read.timestamp[:10])
         except ValueError:
             raise FhirImportError("timestamp", read.timestamp, "a real calendar date") from None
-    newest: tuple[tuple[int, int, int], str] | None = None
-    for entry in read.entries:
+        return day, None, _instant(read.timestamp)
+    newest: tuple[tuple[int, int, int], str, str] | None = None
+    for entry in entries:
         if entry.type not in TREATMENT_TYPES | {"Observation", "Condition"}:
             continue
-        if _excluded_status(entry) is not None:
+        if _excluded_status(entry) is not None or not _records_fact(entry):
             continue
-        for text in _clinical_dates(entry.resource, entry.type):
+        for text, element in _clinical_dates(entry.resource, entry.type):
             key = date_key(text)
             if key is not None and (newest is None or key > newest[0]):
-                newest = (key, text)
-    return None if newest is None else earliest_day(newest[1])
+                newest = (key, text, f"{entry.label}.{element.split('.', 1)[-1]}")
+    if newest is None:
+        return None, None, None
+    return earliest_day(newest[1]), newest[2], None
 
 
 def _excluded_status(entry: Entry) -> str | None:
     resource = entry.resource
     status = getattr(resource, "status", None)
     if isinstance(status, str) and status in _EXCLUDED_STATUS:
-        return f"status {status}"
+        return f"status {status}: not a fact"
     if entry.type == "Condition":
         for _, code, _ in codings(resource.verificationStatus):
             if code in _EXCLUDED_VERIFICATION:
-                return f"verificationStatus {code}"
+                return f"verificationStatus {code}: not a fact"
+            if code in _UNCONFIRMED:
+                return f"verificationStatus {code}: not a confirmed diagnosis, not used"
     return None
 
 
-def _usable(entry: Entry, as_of: date | None, facts: Facts) -> bool:
+def _usable(entry: Entry, as_of: date | None, stamp: datetime | None, facts: Facts) -> bool:
     excluded = _excluded_status(entry)
     if excluded is not None:
-        facts.note(entry.label, f"{entry.type}.status", f"{excluded}: not a fact")
+        element = "verificationStatus" if "verificationStatus" in excluded else "status"
+        facts.note(entry.label, f"{entry.type}.{element}", excluded)
         return False
     if as_of is None or entry.type not in ("Observation", "Condition"):
         return True
     when = _clinical_dates(entry.resource, entry.type)
-    first = earliest_day(when[0]) if when else None
+    text = when[0][0] if when else None
+    first = earliest_day(text)
     if first is not None and first > as_of:
+        # A result timed before the Bundle's timestamp is not later than it, whatever the
+        # time zone each is written in (2024-02-02T03:00Z is 2024-02-01T22:00-05:00).
+        instant = _instant(text)
+        if stamp is not None and instant is not None and instant <= stamp:
+            return True
         facts.note(
-            entry.label, entry.type, f"dated {when[0]}, after as_of {as_of.isoformat()}: ignored"
+            entry.label, entry.type, f"dated {text}, after as_of {as_of.isoformat()}: ignored"
         )
         return False
     return True
@@ -209,9 +407,9 @@ def _result_key(entry: Entry) -> tuple[str, str, str] | None:
     return (str(first[0]), str(first[1]), when)
 
 
-def _final_results(read: ReadBundle) -> dict[tuple[str, str, str], str]:
+def _final_results(entries: list[Entry]) -> dict[tuple[str, str, str], str]:
     found: dict[tuple[str, str, str], str] = {}
-    for entry in read.entries:
+    for entry in entries:
         if entry.type == "Observation" and entry.resource.status in _FINAL:
             key = _result_key(entry)
             if key is not None:

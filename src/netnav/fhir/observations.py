@@ -9,6 +9,7 @@ resolved by the importer (newest Ki-67 = ``tumor.ki67_percent``, older ones = hi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,10 @@ KI67 = "tumor.ki67_percent"
 KI67_HISTORY = "tumor.ki67_history"
 SPECIMEN = "tumor.ki67_history.specimen"
 TREATMENTS = "treatments"
+# Ki-67 sent as text: only a plain percentage ("12%", "3.5 %") is read; "<2%", "about 5" … are
+# listed, never guessed.
+_KI67_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_NORMAL_RANGE = "normal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,12 @@ def _value_element(obs: Any) -> str:
 
 
 def read_value(
-    holder: Any, path: str, tables: CodeTables, *, molar_mass: float | None = None
+    holder: Any,
+    path: str,
+    tables: CodeTables,
+    *,
+    molar_mass: float | None = None,
+    valence: int | None = None,
 ) -> tuple[Any, str]:
     """The case value of ``path`` carried by an Observation or component ``holder``, checked
     against the case schema's type and enumeration; returns ``(value, value element name)``.
@@ -86,8 +96,18 @@ def read_value(
             raise ValueProblem(
                 f"{path} is a number: send valueQuantity or valueInteger (found {element})"
             )
+        only = tables.field_units_only.get(path)
+        given = holder.valueQuantity.code or holder.valueQuantity.unit
+        if only is not None and given not in only["units"]:
+            raise ValueProblem(
+                f"{path}: unit {given!r} not accepted (only {', '.join(only['units'])}): "
+                f"{only['reason']}"
+            )
         number = quantity_in(
-            holder.valueQuantity, tables.target_unit(path), molar_mass_g_mol=molar_mass
+            holder.valueQuantity,
+            tables.target_unit(path),
+            molar_mass_g_mol=molar_mass,
+            valence=valence,
         )
         if kind == "integer" and not float(number).is_integer():
             raise ValueProblem(f"{path} is a whole number; {number} is not")
@@ -265,16 +285,31 @@ def _read_ki67(
     *,
     history: bool,
 ) -> None:
-    if obs.valueQuantity is None:
+    element = "Observation.valueQuantity"
+    if obs.valueQuantity is None and obs.valueString is not None:
+        match = _KI67_TEXT.match(str(obs.valueString))
+        if match is None:
+            facts.note(
+                label,
+                "Observation.valueString",
+                f"Ki-67 text {str(obs.valueString)[:60]!r} is not a plain percentage such as "
+                "'12%': not read (send valueQuantity in UCUM '%')",
+            )
+            return
+        number = float(match.group(1))
+        percent: int | float = int(number) if number.is_integer() else number
+        element = "Observation.valueString"
+    elif obs.valueQuantity is None:
         facts.note(
             label, f"Observation.{_value_element(obs)}", "Ki-67 needs valueQuantity in % (UCUM '%')"
         )
         return
-    try:
-        percent = quantity_in(obs.valueQuantity, "%")
-    except ValueProblem as exc:
-        _problem(facts, label, "Observation.valueQuantity", exc)
-        return
+    else:
+        try:
+            percent = quantity_in(obs.valueQuantity, "%")
+        except ValueProblem as exc:
+            _problem(facts, label, element, exc)
+            return
     specimen: str | None = None
     for index, component in enumerate(obs.component or []):
         if _component_field(component, tables) == SPECIMEN:
@@ -289,7 +324,9 @@ def _read_ki67(
                 "not a Ki-67 component netnav reads (tumor.ki67_history.specimen)",
             )
     special.ki67.append(
-        Ki67Value(percent, iso_date(when), specimen, f"{label}.valueQuantity", label, history)
+        Ki67Value(
+            percent, iso_date(when), specimen, f"{label}.{element.split('.')[1]}", label, history
+        )
     )
 
 
@@ -347,7 +384,9 @@ def _standard_value(
     if entry.kind == "quantity":
         if obs.valueQuantity is None:
             raise ValueProblem(f"{what}: needs valueQuantity (found {_value_element(obs)})")
-        return read_value(obs, path, tables, molar_mass=entry.molar_mass_g_mol)
+        return read_value(
+            obs, path, tables, molar_mass=entry.molar_mass_g_mol, valence=entry.valence
+        )
     if entry.kind == "times_uln":
         return _times_uln(obs, what), "valueQuantity"
     if entry.kind in ("ordinal", "coded", "tnm_nodes", "tnm_metastases"):
@@ -363,26 +402,87 @@ def _standard_value(
     raise ValueProblem(f"{what}: unknown kind {entry.kind!r} in observations.yaml")
 
 
+def _condition_of(reference_range: Any) -> str | None:
+    """What a reference range is restricted to (appliesTo, age, a type other than normal),
+    or ``None`` for a plain normal range."""
+    parts: list[str] = []
+    for concept in reference_range.appliesTo or []:
+        shown = concept.text or ", ".join(
+            str(display or code) for _, code, display in codings(concept)
+        )
+        parts.append(f"applies to {shown or 'a stated group'}")
+    if reference_range.age is not None:
+        parts.append("an age range")
+    kind = reference_range.type
+    if kind is not None and _NORMAL_RANGE not in {c for _, c, _ in codings(kind)}:
+        parts.append(f"type {kind.text or ', '.join(str(c) for _, c, _ in codings(kind))}")
+    return "; ".join(parts) or None
+
+
+def _upper_limit(obs: Any, what: str, unit: str) -> Any:
+    """The one upper reference limit to divide by (a Quantity).
+
+    Plain normal ranges are the candidates; ranges restricted to a group, an age or another
+    meaning are not chosen (netnav cannot tell whether they apply to this patient). With
+    several ranges, one carrying only ``text`` counts as restricted (the text may say to whom
+    it applies). Candidates with different upper limits leave × ULN unknown.
+    """
+    from netnav.fhir.units import UnitError, convert
+
+    ranges = [
+        r for r in obs.referenceRange or [] if r.high is not None and r.high.value is not None
+    ]
+    if not ranges:
+        raise ValueProblem(
+            f"{what}: needs the lab's upper reference limit (referenceRange.high) to express it as × ULN"
+        )
+    several = len(obs.referenceRange or []) > 1
+    plain: list[Any] = []
+    restricted: list[str] = []
+    for r in ranges:
+        condition = _condition_of(r)
+        if condition is None and several and r.text:
+            condition = f"text {r.text!r}"
+        if condition is None:
+            plain.append(r.high)
+        else:
+            restricted.append(
+                f"{r.high.value} {r.high.code or r.high.unit or ''}".strip() + f" ({condition})"
+            )
+    if not plain:
+        raise ValueProblem(
+            f"{what}: the reference ranges given are restricted ({'; '.join(restricted)}); "
+            "netnav cannot tell which applies to this patient, so × ULN is left unknown"
+        )
+    highs: set[float] = set()
+    for high in plain:
+        high_unit = high.code or high.unit or unit
+        try:
+            highs.add(float(convert(high.value, high_unit, unit)))
+        except UnitError as exc:
+            raise ValueProblem(f"{what}: {exc}") from None
+    if len(highs) > 1:
+        shown = ", ".join(f"{h.value} {h.code or h.unit or ''}".strip() for h in plain)
+        raise ValueProblem(
+            f"{what}: several reference ranges with different upper limits ({shown}); "
+            "× ULN left unknown"
+        )
+    return plain[0]
+
+
 def _times_uln(obs: Any, what: str) -> int | float:
-    """value ÷ referenceRange.high, both in the reference range's unit."""
+    """value ÷ the upper reference limit (:func:`_upper_limit`), both in one unit."""
     from netnav.fhir.units import UnitError, ratio
 
     quantity = obs.valueQuantity
     if quantity is None:
         raise ValueProblem(f"{what}: needs valueQuantity (found {_value_element(obs)})")
-    highs = [
-        r.high for r in obs.referenceRange or [] if r.high is not None and r.high.value is not None
-    ]
-    if not highs:
-        raise ValueProblem(
-            f"{what}: needs the lab's upper reference limit (referenceRange.high) to express it as × ULN"
-        )
     if quantity.comparator is not None:
         raise ValueProblem(
             f"{what}: the value is '{quantity.comparator} {quantity.value}', not an exact value"
         )
-    high = highs[0]
     unit = quantity.code or quantity.unit or "1"
+    high = _upper_limit(obs, what, unit)
     high_unit = high.code or high.unit or unit
     try:
         return ratio(quantity.value, unit, high.value, high_unit)

@@ -1,21 +1,31 @@
-"""Reading a FHIR R4 document: a Bundle (any type) or a single resource, as JSON mapping.
+"""Reading a FHIR R4 document: JSON text (:func:`parse_fhir_json`), then a Bundle (any type)
+or a single resource (:func:`read_document`).
+
+:func:`parse_fhir_json` is the one JSON reader of FHIR input (CLI and web): UTF-8 (a
+byte-order mark allowed), duplicate object keys, ``NaN``/``Infinity`` and documents nested too
+deeply are refused with :class:`netnav.fhir.model.FhirImportError`.
 
 Each resource is validated with its fhir.resources R4B model (R4B reads R4 JSON; R5-only or
-STU3-only elements are refused by name). :func:`read_document` returns a :class:`ReadBundle`
-(the entries in document order, the Bundle's timestamp, reference resolution) or raises
-:class:`netnav.fhir.model.FhirImportError` naming the JSON path of the first problem
+STU3-only elements are refused by name). **Each Bundle entry is validated on its own**: an
+entry that fails is kept aside as an :class:`InvalidEntry` (its JSON path, the first
+validation error, shortened) and listed by the importer; the rest of the record is read.
+Only a document that is not a Bundle or resource at all (or a lone resource that fails) raises
+:class:`netnav.fhir.model.FhirImportError` naming the JSON path of the problem
 (``entry[2].resource.valueQuantity.value``), the value found and what is allowed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from netnav.fhir.model import FhirImportError
 
-__all__ = ["Entry", "ReadBundle", "read_document"]
+__all__ = ["Entry", "InvalidEntry", "ReadBundle", "parse_fhir_json", "read_document"]
+
+_MAX_MESSAGE = 200
 
 # Bundle elements checked here; a resource's own elements are checked by its model.
 _BUNDLE_KEYS = {
@@ -46,12 +56,33 @@ class Entry:
     full_url: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidEntry:
+    """A Bundle entry whose resource is not valid FHIR R4 (not used; listed by the importer).
+
+    ``label``: ``"Observation/ki67-1"`` (from the JSON, ``"Observation#entry[3]"`` without an
+    id); ``element``: the JSON path of the first problem; ``reason``: what is wrong, shortened;
+    ``raw``: the entry's JSON object (read only for its id and ``subject``/``patient``).
+    """
+
+    path: str
+    type: str
+    id: str | None
+    label: str
+    full_url: str | None
+    element: str
+    reason: str
+    raw: Mapping[str, Any] | None
+
+
 @dataclass(slots=True)
 class ReadBundle:
-    """The resources of a document, in order, with the Bundle's timestamp (ISO text or None)."""
+    """The resources of a document, in order, with the Bundle's timestamp (ISO text or None)
+    and the entries that could not be read (``invalid``)."""
 
     entries: list[Entry]
     timestamp: str | None = None
+    invalid: list[InvalidEntry] = field(default_factory=list)
     _index: dict[str, Entry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -70,6 +101,106 @@ class ReadBundle:
             if len(parts) >= 2:
                 found = self._index.get(f"{parts[-2]}/{parts[-1]}")
         return None if found is None else found.resource
+
+
+class _Duplicated(dict[str, Any]):
+    """A JSON object in which a key occurred twice (``duplicate`` names it)."""
+
+    duplicate: str = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            found = _Duplicated(pairs)
+            found.duplicate = key
+            return found
+        seen[key] = value
+    return seen
+
+
+def _duplicate_path(node: Any, path: str) -> tuple[str, str] | None:
+    """(JSON path of the object, key) of the first duplicated key, depth first."""
+    if isinstance(node, _Duplicated):
+        return path or "(document)", node.duplicate
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found = _duplicate_path(value, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _duplicate_path(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (FHIR decimals are finite)")
+
+
+def parse_fhir_json(data: bytes | str) -> object:
+    """The JSON value of FHIR input text (UTF-8; a byte-order mark is allowed).
+
+    Raises :class:`FhirImportError` when the text is not UTF-8, is empty, looks like XML, is
+    not JSON, repeats a key in one object (JSON leaves the meaning open: which value counts is
+    up to the reader; the error names the key and the JSON path of its object), holds
+    ``NaN``/``Infinity`` or is nested too deeply to read.
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FhirImportError(
+                "(document)",
+                None,
+                "UTF-8 text",
+                f"not UTF-8 text (invalid byte at offset {exc.start}); FHIR JSON is UTF-8",
+            ) from None
+    else:
+        text = data.removeprefix("\ufeff")
+    if not text.strip():
+        raise FhirImportError("(document)", "", "a FHIR JSON document", "the document is empty")
+    if text.lstrip().startswith("<"):
+        raise FhirImportError(
+            "(document)",
+            None,
+            "FHIR JSON",
+            "this looks like XML; netnav reads FHIR JSON (application/fhir+json)",
+        )
+    try:
+        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise FhirImportError(
+            "(document)",
+            None,
+            "JSON",
+            f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+        ) from None
+    except RecursionError:
+        raise FhirImportError(
+            "(document)", None, "a FHIR JSON document", "the document is nested too deeply to read"
+        ) from None
+    except ValueError as exc:
+        raise FhirImportError("(document)", None, "JSON", f"not JSON: {exc}") from None
+    try:
+        duplicate = _duplicate_path(doc, "")
+    except RecursionError:  # pragma: no cover - json.loads fails first
+        raise FhirImportError(
+            "(document)", None, "a FHIR JSON document", "the document is nested too deeply to read"
+        ) from None
+    if duplicate is not None:
+        where, key = duplicate
+        raise FhirImportError(
+            where,
+            key,
+            "each key once per object",
+            f"{where}: the key {key!r} occurs twice in one object; which value is meant is "
+            "not defined, so the document is refused",
+        )
+    return doc
 
 
 def _json_path(prefix: str, loc: Sequence[str | int]) -> str:
@@ -93,20 +224,29 @@ def _model_class(resource_type: str) -> Any:
     return get_fhir_model_class(resource_type)
 
 
+class _InvalidResource(FhirImportError):
+    """One resource is not valid FHIR R4 (a Bundle entry: listed; a lone resource: an error)."""
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
 def _read_resource(obj: object, path: str) -> Entry:
     from pydantic import ValidationError
 
     where = path or "(document)"
     if not isinstance(obj, Mapping):
-        raise FhirImportError(where, _shown(obj), "a FHIR resource (a JSON object)")
+        raise _InvalidResource(where, _shown(obj), "a FHIR resource (a JSON object)")
     resource_type = obj.get("resourceType")
     type_path = _json_path(path, ["resourceType"])
     if not isinstance(resource_type, str):
-        raise FhirImportError(type_path, _shown(resource_type), "a FHIR R4 resource type name")
+        raise _InvalidResource(type_path, _shown(resource_type), "a FHIR R4 resource type name")
     try:
         model = _model_class(resource_type)
     except ValueError:
-        raise FhirImportError(
+        raise _InvalidResource(
             type_path,
             resource_type,
             "a FHIR R4 resource type (Patient, Condition, Observation, …)",
@@ -114,6 +254,10 @@ def _read_resource(obj: object, path: str) -> Entry:
         ) from None
     try:
         resource = model.model_validate(dict(obj))
+    except RecursionError:
+        raise FhirImportError(
+            where, None, "a FHIR R4 resource", f"{where}: nested too deeply to read"
+        ) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [p for p in error["loc"] if p != "__root__"]
@@ -124,16 +268,27 @@ def _read_resource(obj: object, path: str) -> Entry:
                 f"{at}: {loc[-1]!r} is not an element of a FHIR R4 {resource_type} "
                 "(is this R5 or STU3 content?)"
             )
-            raise FhirImportError(at, _shown(error.get("input")), allowed, reason) from None
-        message = str(error.get("msg", "invalid"))
-        raise FhirImportError(
+            raise _InvalidResource(at, _shown(error.get("input")), allowed, reason) from None
+        message = _short(str(error.get("msg", "invalid")).removeprefix("Value error, "))
+        raise _InvalidResource(
             at,
             _shown(error.get("input")),
-            f"a valid FHIR R4 value ({message.removeprefix('Value error, ')})",
+            f"a valid FHIR R4 value ({message})",
         ) from None
     resource_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     label = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type}#{where}"
     return Entry(path, resource, resource_type, resource_id, label, None)
+
+
+def _invalid(raw: object, at: str, full_url: str | None, exc: FhirImportError) -> InvalidEntry:
+    obj = raw if isinstance(raw, Mapping) else None
+    rtype = obj.get("resourceType") if obj is not None else None
+    type_ = rtype if isinstance(rtype, str) and rtype else "Resource"
+    rid = obj.get("id") if obj is not None and isinstance(obj.get("id"), str) else None
+    label = f"{type_}/{rid}" if rid else f"{type_}#{at}"
+    problem = exc.reason.removeprefix(f"{exc.path}: ")
+    reason = _short(f"not valid FHIR R4, not read ({problem})")
+    return InvalidEntry(f"{at}.resource", type_, rid, label, full_url, exc.path, reason, obj)
 
 
 def read_document(doc: object) -> ReadBundle:
@@ -169,6 +324,7 @@ def read_document(doc: object) -> ReadBundle:
     if not isinstance(raw_entries, list):
         raise FhirImportError("entry", _shown(raw_entries), "a list of entries")
     entries: list[Entry] = []
+    invalid: list[InvalidEntry] = []
     for index, raw in enumerate(raw_entries):
         at = f"entry[{index}]"
         if not isinstance(raw, Mapping):
@@ -180,12 +336,16 @@ def read_document(doc: object) -> ReadBundle:
                 )
         if "resource" not in raw:
             continue  # a response entry or a deleted resource in a history bundle
-        entry = _read_resource(raw["resource"], f"{at}.resource")
         full_url = raw.get("fullUrl")
         if full_url is not None and not isinstance(full_url, str):
             raise FhirImportError(f"{at}.fullUrl", _shown(full_url), "a URI")
+        try:
+            entry = _read_resource(raw["resource"], f"{at}.resource")
+        except _InvalidResource as exc:
+            invalid.append(_invalid(raw["resource"], at, full_url, exc))
+            continue
         label = entry.label
         if entry.id is None:
             label = f"{entry.type}#{at}"
         entries.append(Entry(entry.path, entry.resource, entry.type, entry.id, label, full_url))
-    return ReadBundle(entries, timestamp)
+    return ReadBundle(entries, timestamp, invalid)

@@ -4,6 +4,17 @@ Never by hand: every factor comes from pint's UCUM definitions. A mass becomes a
 substance only with a molar mass given as data (``observations.yaml``), by dividing by it as
 a pint quantity (g/mol), so ``mg/(24.h)`` of 5-HIAA becomes ``umol/(24.h)``.
 
+Two UCUM readings are refused because they silently change a value:
+
+* an **annotation-only unit** (``{percent}``, ``{%}``, ``{score}``) is UCUM's unit 1, a plain
+  number: it is accepted only where the case field is a plain number (unit 1), never read as
+  a fraction to be multiplied into ``%`` (send ``%``);
+* **equivalents** (``eq``, ``meq/L``): UCUM defines 1 eq as 1 mol, ignoring the ion's charge.
+  ``eq`` is converted only with the substance's valence given as data
+  (``observations.yaml``: calcium 2, potassium 1): the prefix and volume by pint after writing
+  ``mol`` for ``eq``, then divided by the valence (1 mmol of Ca²⁺ = 2 meq); without a valence
+  the unit is refused.
+
 Errors: :class:`UnitError` (a ``ValueError``) names the unit given, the unit wanted and why
 (unknown UCUM code, incompatible dimensions, mass without a molar mass).
 """
@@ -19,6 +30,8 @@ __all__ = ["UnitError", "convert", "ratio", "tidy"]
 
 # A UCUM unit made only of an annotation ({times}, {ratio}, {score}) means the unit 1.
 _ANNOTATION_ONLY = re.compile(r"^\{[^{}]*\}$")
+# The UCUM atom eq (equivalents) with its prefix, as a whole symbol of a unit term.
+_EQ_ATOM = re.compile(r"(?<![A-Za-z_\[{])((?:da|[YZEPTGMkhdcmunpfazy])?)eq(?![A-Za-z_\]}])")
 _SIGNIFICANT_DIGITS = 10
 
 
@@ -80,15 +93,38 @@ def convert(
     target: str,
     *,
     molar_mass_g_mol: float | None = None,
+    valence: int | None = None,
 ) -> int | float:
     """``value`` in UCUM ``unit`` expressed in UCUM ``target`` (tidied with :func:`tidy`).
 
     Identical codes need no registry (``[pH]`` stays ``[pH]``). ``molar_mass_g_mol`` allows a
-    mass to become an amount of substance and back. Raises :class:`UnitError`.
+    mass to become an amount of substance and back; ``valence`` allows equivalents (``eq``)
+    to become moles. An annotation-only unit converts only to the unit 1. Raises
+    :class:`UnitError`.
     """
+    given = unit.strip()
     unit, target = _normal(unit), _normal(target)
+    if _ANNOTATION_ONLY.match(given) and target != "1":
+        raise UnitError(
+            given,
+            target,
+            f"UCUM reads the annotation {given!r} as the unit 1 (a plain number), not as "
+            f"{target!r}; send the UCUM unit {target!r}",
+        )
     if unit == target:
         return tidy(float(value))
+    if _EQ_ATOM.search(unit):
+        if valence is None:
+            raise UnitError(
+                unit,
+                target,
+                "equivalents count charge, not amount of substance; netnav has no valence "
+                "for this test to convert them (send mol-based units)",
+            )
+        moles = _EQ_ATOM.sub(r"\1mol", unit)
+        return tidy(
+            float(convert(value, moles, target, molar_mass_g_mol=molar_mass_g_mol)) / valence
+        )
     try:
         source_q = _unit(unit)
     except UnitError as exc:

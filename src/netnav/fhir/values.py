@@ -58,7 +58,11 @@ def observation_when(obs: Any) -> str | None:
 
 
 def quantity_in(
-    quantity: Any, target: str | None, *, molar_mass_g_mol: float | None = None
+    quantity: Any,
+    target: str | None,
+    *,
+    molar_mass_g_mol: float | None = None,
+    valence: int | None = None,
 ) -> int | float:
     """A Quantity's value in UCUM ``target`` (``None``: a plain number, unit 1).
 
@@ -81,6 +85,8 @@ def quantity_in(
             f"the Quantity has no UCUM unit code; netnav needs one to convert to {wanted}"
         )
     try:
-        return convert(quantity.value, unit, wanted, molar_mass_g_mol=molar_mass_g_mol)
+        return convert(
+            quantity.value, unit, wanted, molar_mass_g_mol=molar_mass_g_mol, valence=valence
+        )
     except UnitError as exc:
         raise ValueProblem(str(exc)) from None
