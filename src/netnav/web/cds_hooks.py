@@ -4,9 +4,12 @@
   the ``patient-view`` hook with its prefetch templates (:data:`~netnav.web.cds_prefetch.PREFETCH`).
 * ``POST /cds-services/netnav-plan``: the hook call. The client's JWT is checked
   (:mod:`~netnav.web.cds_auth`; anything wrong: a bare 401), the prefetch gathered or fetched
-  (:mod:`~netnav.web.cds_prefetch`; unobtainable: 412 with an OperationOutcome), the record
-  imported as a case (:func:`netnav.fhir.import_bundle`, ``as_of`` today), planned and saved
-  like any plan, and answered with cards (:mod:`~netnav.web.cds_cards`).
+  (:mod:`~netnav.web.cds_prefetch`; unobtainable: 412 with an OperationOutcome; read and known
+  to be incomplete: one warning card, no plan), checked (``prefetch.patient`` of another
+  patient: 422; a deceased patient: one info card), the record imported as a case
+  (:func:`netnav.fhir.import_bundle`, ``as_of`` today, ``patient_id`` the context's), planned
+  and saved like any plan, and answered with cards (:mod:`~netnav.web.cds_cards`). Every
+  answer is JSON, an unexpected error included (a 500 problem).
 * ``POST /cds-services/netnav-plan/feedback``: what the clinician did with the cards, stored
   (:mod:`~netnav.web.cds_feedback`).
 
@@ -114,8 +117,10 @@ def discovery_document() -> dict[str, Any]:
                 "that settles it. Decision support for clinicians, not a prescription.",
                 "prefetch": dict(PREFETCH),
                 "usageRequirements": "Read access to the patient's Patient, Condition, "
-                "Observation, MedicationRequest and Procedure resources (prefetch or "
-                "fhirAuthorization). Calls must carry a JWT from an issuer the netnav server "
+                "Observation, MedicationRequest, MedicationAdministration, "
+                "MedicationStatement, Medication and Procedure resources (prefetch or "
+                "fhirAuthorization). A record that cannot be read completely gets a warning "
+                "card and no plan. Calls must carry a JWT from an issuer the netnav server "
                 "trusts (NETNAV_CDS_ISSUERS).",
             }
         ]
