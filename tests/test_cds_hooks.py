@@ -547,6 +547,19 @@ def test_context_patient_id_goes_to_the_import(
     assert seen == {"patient_id": PATIENT_ID}
 
 
+def test_resources_of_another_patient_are_listed_not_used(web: WebApp, signer: Signer) -> None:
+    resources = patient_resources()
+    stranger = copy.deepcopy(next(r for r in resources if r["id"] == "obs-ki67"))
+    stranger.update(id="obs-ki67-other", effectiveDateTime="2025-09-01")
+    stranger["subject"] = {"reference": "Patient/someone-else"}
+    stranger["valueQuantity"]["value"] = 40
+    response = call(web, signer, sandbox_request(prefetch_of([*resources, stranger])))
+    assert response.status_code == 200, response.text
+    [saved], _ = web.store.search()
+    assert saved.case["tumor"]["ki67_percent"] == 4
+    assert "Observation/obs-ki67-other" in response.json()["cards"][-1]["detail"]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "shown"),
     [

@@ -19,7 +19,6 @@ clients such as the CDS Hooks sandbox). None of these routes is in the ``/v1`` O
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -400,10 +399,8 @@ def deceased(gathered: Gathered) -> tuple[bool, str | None]:
 def _import(bundle: dict[str, Any], today: date, patient_id: str) -> FhirImport:
     from netnav.fhir import import_bundle  # read at call time (tests may replace it)
 
-    extra: dict[str, Any] = {}
-    if "patient_id" in inspect.signature(import_bundle).parameters:
-        extra["patient_id"] = patient_id  # resources about another patient: listed, not used
-    return import_bundle(bundle, as_of=today, **extra)
+    # Resources about another patient than context.patientId: listed, not used.
+    return import_bundle(bundle, as_of=today, patient_id=patient_id)
 
 
 def _cards(
