@@ -775,3 +775,354 @@ def test_cli_unreadable_input_exit_2(tmp_path: Path, content: str, message: str)
 def test_cli_bad_as_of() -> None:
     result = runner.invoke(app, ["import", "fhir", "-", "--as-of", "2026-13-01"], input="{}")
     assert result.exit_code == 2 and "--as-of" in result.stderr
+
+
+# -- break-test fixes: whose record, which cancer, units, statuses, reading ----------------------
+
+BREAST = condition("breast", "C50.911")
+RELATED_PRIMARY = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-primary-cancer-condition"
+)
+CONDITION_RELATED = "http://hl7.org/fhir/StructureDefinition/condition-related"
+
+
+def focus(target: str) -> dict[str, Any]:
+    return {"focus": [{"reference": target}]}
+
+
+def ki67(rid: str, percent: float, when: str = "2026-09-01", **more: Any) -> dict[str, Any]:
+    return obs(rid, LOINC, "29593-1", when, valueQuantity=qty(percent, "%"), **more)
+
+
+def test_other_cancer_results_named_by_focus_are_not_used() -> None:
+    result = run(
+        BREAST,
+        ki67("ki-net", 5, "2026-03-10", **focus("Condition/primary")),
+        ki67("ki-breast", 30, "2026-08-10", **focus("Condition/breast")),
+        obs(
+            "grade-breast",
+            LOINC,
+            "33732-9",
+            valueCodeableConcept=coded(SNOMED, "1155707008"),
+            **focus("Condition/breast"),
+        ),
+        obs(
+            "n-breast",
+            LOINC,
+            "21900-6",
+            valueCodeableConcept=coded(AJCC, "pN1"),
+            **focus("Condition/breast"),
+        ),
+        obs("ecog", LOINC, "89247-1", valueInteger=1),
+    )
+    tumor = result.case["tumor"]
+    assert tumor["ki67_percent"] == 5 and "ki67_history" not in tumor
+    assert "reported_grade" not in tumor and "nodes" not in tumor
+    assert result.case["patient"]["ecog"] == 1  # patient-level facts are unaffected
+    assert reasons(result, "Observation/ki-breast") == [
+        "tumor.ki67_percent: about Condition/breast (C50.911), not the neuroendocrine neoplasm: not used"
+    ]
+    assert (
+        "another primary cancer, not a neuroendocrine neoplasm"
+        in reasons(result, "Condition/breast")[0]
+    )
+
+
+def test_two_cancers_and_an_unlinked_tumour_result_leave_the_field_unknown() -> None:
+    cga = obs(
+        "cga",
+        LOINC,
+        "9811-1",
+        valueQuantity=qty(300, "ug/L"),
+        referenceRange=[{"high": qty(100, "ug/L")}],
+    )
+    result = run(
+        BREAST, ki67("ki-net", 5, "2026-03-10", **focus("Condition/primary")), ki67("ki", 30), cga
+    )
+    assert "ki67_percent" not in result.case["tumor"] and "ki67_history" not in result.case["tumor"]
+    assert result.case["patient"]["labs"]["chromogranin_a_x_uln"] == 3  # a NET marker: kept
+    [why] = reasons(result, "Observation/ki")
+    assert (
+        "two cancers in the record" in why and "names neither" in why and "Observation.focus" in why
+    )
+    assert "left unknown" in reasons(result, "Observation/ki-net")[0]
+    # the mCODE related-condition extension links a result like focus does
+    linked = ki67(
+        "ki",
+        30,
+        extension=[
+            {
+                "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-condition",
+                "valueReference": {"reference": "Condition/primary"},
+            }
+        ],
+    )
+    assert run(BREAST, linked).case["tumor"]["ki67_percent"] == 30
+    # without another cancer an unlinked result is the NET's, as before
+    assert run(ki67("ki", 30)).case["tumor"]["ki67_percent"] == 30
+
+
+@pytest.mark.parametrize("url", [RELATED_PRIMARY, CONDITION_RELATED])
+def test_metastasis_of_another_cancer_is_not_the_nets(url: str) -> None:
+    bone = condition(
+        "bone",
+        "C79.51",
+        extension=[{"url": url, "valueReference": {"reference": "Condition/breast"}}],
+    )
+    result = run(BREAST, bone, condition("liver", "C7B.02"))
+    assert result.case["tumor"]["metastases"] == ["liver"]
+    assert "about Condition/breast" in reasons(result, "Condition/bone")[0]
+
+
+def test_unlinked_metastasis_with_two_cancers_is_unknown_but_c7b_is_the_nets() -> None:
+    result = run(BREAST, condition("bone", "C79.51"))
+    assert "metastases" not in result.case["tumor"]
+    assert "names neither" in reasons(result, "Condition/bone")[0]
+    assert run(BREAST, condition("liver", "C7B.02")).case["tumor"]["metastases"] == ["liver"]
+
+
+def test_organ_code_without_neuroendocrine_morphology_counts_as_another_cancer() -> None:
+    adeno = condition("lung", "C34.90", morphology="8140/3", body_site="39607008")
+    result = run(adeno, ki67("ki", 40))
+    assert result.case["tumor"]["primary_site"] == "small_intestine"
+    assert "ki67_percent" not in result.case["tumor"]
+
+
+PATIENT = {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1960-01-01"}
+
+
+def test_resources_about_another_patient_are_not_used() -> None:
+    other = ki67("ki-x", 40, subject={"reference": "Patient/someone-else"})
+    mine = ki67("ki", 5, "2026-03-01", subject={"reference": "Patient/p"})
+    result = run(PATIENT, mine, other)
+    assert result.case["tumor"]["ki67_percent"] == 5
+    assert reasons(result, "Observation/ki-x") == [
+        "about Patient/someone-else, not the record's patient Patient/p: not used"
+    ]
+
+
+def test_patient_references_by_full_url_and_urn_uuid() -> None:
+    doc = bundle(PRIMARY, ki67("ki", 7, subject={"reference": "urn:uuid:abc"}))
+    doc["entry"].append({"fullUrl": "urn:uuid:abc", "resource": PATIENT})
+    assert import_bundle(doc).case["tumor"]["ki67_percent"] == 7
+    doc["entry"][1]["resource"]["subject"] = {"reference": "urn:uuid:zzz"}
+    result = import_bundle(doc)
+    assert "ki67_percent" not in result.case["tumor"]
+    assert "not shown to be the record's patient" in reasons(result, "Observation/ki")[0]
+
+
+def test_patient_id_argument_chooses_the_record() -> None:
+    p2 = {"resourceType": "Patient", "id": "p2", "gender": "male", "birthDate": "1940-01-01"}
+    ecog2 = obs(
+        "ecog2", LOINC, "89247-1", "2026-09-10", valueInteger=3, subject={"reference": "Patient/p2"}
+    )
+    ecog = obs("ecog", LOINC, "89247-1", valueInteger=0, subject={"reference": "Patient/p"})
+    result = run(PATIENT, p2, ecog, ecog2, patient_id="p")
+    assert result.case["patient"] == {"sex": "female", "age_years": 66, "ecog": 0}
+    assert reasons(result, "Patient/p2") == [
+        "another patient than the record's (Patient/p): not read"
+    ]
+    assert "Patient/p2" in reasons(result, "Observation/ecog2")[0]
+    # without patient_id, resources naming two patients are refused as a whole
+    with pytest.raises(FhirImportError, match="several patients"):
+        run(PATIENT, p2, ecog, ecog2)
+    # a second Patient that nothing names is listed; the record is the named one's
+    quiet = run(PATIENT, p2, ecog)
+    assert quiet.case["patient"]["sex"] == "female"
+    assert reasons(quiet, "Patient/p2") == [
+        "another patient than the record's (Patient/p): not read"
+    ]
+
+
+def test_cli_patient_option(tmp_path: Path) -> None:
+    p2 = {"resourceType": "Patient", "id": "p2", "gender": "male"}
+    stomach = condition("p2c", "C7A.092", subject={"reference": "Patient/p2"})
+    src = _write(tmp_path, bundle(PRIMARY, PATIENT, p2, stomach))
+    refused = runner.invoke(app, ["import", "fhir", str(src)])
+    assert refused.exit_code == 2 and "several patients" in refused.stderr
+    result = runner.invoke(app, ["import", "fhir", str(src), "--patient", "p2"])
+    assert result.exit_code == 0
+    case = json.loads(result.stdout)
+    assert case["patient"]["sex"] == "male" and case["tumor"]["primary_site"] == "stomach"
+    assert "Condition/primary" in result.stderr
+
+
+@pytest.mark.parametrize("unit", ["{percent}", "{%}", "{score}"])
+def test_annotation_unit_is_not_a_percentage(unit: str) -> None:
+    result = run(
+        obs("k", LOINC, "29593-1", valueQuantity={"value": 12, "system": UCUM, "code": unit})
+    )
+    assert "ki67_percent" not in result.case["tumor"]
+    assert "send the UCUM unit '%'" in reasons(result, "Observation/k")[0]
+    # the unit 1 is a true fraction
+    fraction = run(obs("k", LOINC, "29593-1", valueQuantity=qty(0.12, "1")))
+    assert fraction.case["tumor"]["ki67_percent"] == 12
+
+
+def test_equivalents_use_the_valence() -> None:
+    calcium = run(obs("ca", LOINC, "17861-6", valueQuantity=qty(5, "meq/L")))
+    assert calcium.case["patient"]["labs"]["calcium_mmol_l"] == 2.5
+    potassium = run(obs("k", LOINC, "2823-3", valueQuantity=qty(4.2, "meq/L")))
+    assert potassium.case["patient"]["labs"]["potassium_mmol_l"] == 4.2
+    local = run(obs("ca", FIELD, "patient.labs.calcium_mmol_l", valueQuantity=qty(5, "meq/L")))
+    assert "labs" not in local.case.get("patient", {})
+    assert "no valence" in reasons(local, "Observation/ca")[0]
+
+
+def test_hba1c_ifcc_is_refused() -> None:
+    result = run(obs("a", LOINC, "4548-4", valueQuantity=qty(48, "mmol/mol")))
+    assert "patient" not in result.case
+    assert "IFCC mmol/mol is a different scale" in reasons(result, "Observation/a")[0]
+    assert run(obs("a", LOINC, "4548-4", valueQuantity=qty(6.5, "%"))).case["patient"] == {
+        "comorbidities": {"hba1c_percent": 6.5}
+    }
+
+
+@pytest.mark.parametrize("status", ["differential", "provisional", "unconfirmed"])
+def test_unconfirmed_diagnoses_are_not_facts(status: str) -> None:
+    ver = {
+        "verificationStatus": coded(
+            "http://terminology.hl7.org/CodeSystem/condition-ver-status", status
+        )
+    }
+    doc = bundle(condition("net", "C7A.092", **ver), condition("liv", "C7B.02", **ver))
+    result = import_bundle(doc)
+    assert result.case["tumor"] == {}
+    assert reasons(result, "Condition/net") == [
+        f"verificationStatus {status}: not a confirmed diagnosis, not used"
+    ]
+
+
+def test_abated_metastasis_is_not_current() -> None:
+    abated = run(condition("liv", "C7B.02", abatementDateTime="2026-06-01"))
+    assert "metastases" not in abated.case["tumor"]
+    assert reasons(abated, "Condition/liv") == [
+        "metastasis is abated 2026-06-01: not counted as current disease"
+    ]
+    later = run(condition("liv", "C7B.02", abatementDateTime="2027-01-01"))
+    assert later.case["tumor"]["metastases"] == ["liver"]
+
+
+def _cga(*ranges: dict[str, Any]) -> dict[str, Any]:
+    return obs("c", LOINC, "9811-1", valueQuantity=qty(500, "ng/mL"), referenceRange=list(ranges))
+
+
+def test_cga_reference_ranges_are_chosen_only_when_unambiguous() -> None:
+    on_ppi = {"high": qty(1000, "ng/mL"), "appliesTo": [{"text": "on PPI"}]}
+    plain = {"high": qty(100, "ng/mL")}
+    chosen = run(_cga(on_ppi, plain))
+    assert chosen.case["patient"]["labs"]["chromogranin_a_x_uln"] == 5
+    differing = run(_cga(plain, {"high": qty(0.2, "ug/mL")}))
+    assert "patient" not in differing.case
+    assert "different upper limits" in reasons(differing, "Observation/c")[0]
+    restricted = run(_cga(on_ppi))
+    assert "patient" not in restricted.case
+    assert "applies to on PPI" in reasons(restricted, "Observation/c")[0]
+    same = run(_cga(plain, {"high": qty(0.1, "ug/mL")}))
+    assert same.case["patient"]["labs"]["chromogranin_a_x_uln"] == 5
+
+
+def test_parse_fhir_json() -> None:
+    from netnav.fhir.read import parse_fhir_json
+
+    assert parse_fhir_json(b'\xef\xbb\xbf{"resourceType": "Patient"}') == {
+        "resourceType": "Patient"
+    }
+    with pytest.raises(FhirImportError) as caught:
+        parse_fhir_json('{"entry": [{"resource": {"valueQuantity": {"value": 1, "value": 100}}}]}')
+    assert caught.value.path == "entry[0].resource.valueQuantity"
+    assert "'value' occurs twice" in caught.value.reason
+    for text, words in (
+        ('{"value": NaN}', "NaN"),
+        ('{"value": -Infinity}', "-Infinity"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (b"\xff\xfe", "not UTF-8"),
+        ("", "empty"),
+    ):
+        with pytest.raises(FhirImportError, match=words):
+            parse_fhir_json(text)
+
+
+def test_deep_nesting_is_an_import_error() -> None:
+    ext: dict[str, Any] = {"url": "x", "valueString": "y"}
+    for _ in range(300):
+        ext = {"url": "x", "extension": [ext]}
+    with pytest.raises(FhirImportError, match="nested too deeply"):
+        run(obs("k", LOINC, "29593-1", valueQuantity=qty(5, "%"), extension=[ext]))
+
+
+def test_an_invalid_entry_is_listed_and_the_rest_read() -> None:
+    bad = obs("k", LOINC, "29593-1", "2024-01-10T10:00:00", valueQuantity=qty(5, "%"))
+    bad_id = ki67("ki_67", 9)
+    bad_patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "birthDate": "12/05/1960",
+        "gender": "male",
+    }
+    result = run(bad, bad_id, bad_patient, obs("ecog", LOINC, "89247-1", valueInteger=1))
+    assert result.case["tumor"]["primary_site"] == "small_intestine"
+    assert result.case["patient"] == {"ecog": 1}
+    [item] = [u for u in result.unmapped if u.resource == "Observation/k"]
+    assert item.element == "entry[1].resource.effectiveDateTime"
+    assert item.reason.startswith("not valid FHIR R4, not read (")
+    assert "nothing in it is used" in item.reason
+    assert "Observation/ki_67" in {u.resource for u in result.unmapped}
+    [patient] = reasons(result, "Patient/p")
+    assert "the patient's sex and age are not read from it" in patient
+    bad_primary = condition("primary", "C7A.012", onsetDateTime="yesterday")
+    listed = import_bundle(bundle(bad_primary))
+    assert "the diagnosis it records is not used" in reasons(listed, "Condition/primary")[0]
+
+
+def test_as_of_is_inferred_only_from_facts() -> None:
+    planned = {
+        "resourceType": "Procedure",
+        "id": "pr",
+        "status": "preparation",
+        "code": {"text": "Liver resection"},
+        "performedDateTime": "2027-03-01",
+    }
+    proposal = {
+        "resourceType": "MedicationRequest",
+        "id": "m",
+        "status": "active",
+        "intent": "proposal",
+        "subject": {"reference": "Patient/p"},
+        "medicationCodeableConcept": {"text": "everolimus"},
+        "authoredOn": "2027-05-01",
+    }
+    result = run(ki67("ki", 5, "2026-08-10"), planned, proposal, timestamp=None)
+    assert result.case["as_of"] == "2026-08-10"
+    assert result.provenance["as_of"] == ["Observation/ki.effective[x]"]
+
+
+def test_a_result_timed_before_the_bundle_timestamp_is_not_after_as_of() -> None:
+    utc = ki67("k", 12, "2026-09-15T03:00:00Z")  # 2026-09-14T22:00-05:00
+    assert run(utc, timestamp="2026-09-14T23:00:00-05:00").case["tumor"]["ki67_percent"] == 12
+    late = ki67("k", 12, "2026-09-15T05:00:00Z")  # after the timestamp's instant
+    result = run(late, timestamp="2026-09-14T23:00:00-05:00")
+    assert "ki67_percent" not in result.case["tumor"]
+    assert "after as_of 2026-09-14" in reasons(result, "Observation/k")[0]
+
+
+def test_codes_as_ehrs_write_them() -> None:
+    tumor = import_bundle(bundle(condition("net", "C7A012"), condition("liv", "c787"))).case[
+        "tumor"
+    ]
+    assert tumor == {"primary_site": "small_intestine", "metastases": ["liver"]}
+    pancreas = import_bundle(bundle(condition("pan", "C259", morphology="82403"))).case["tumor"]
+    assert pancreas == {"primary_site": "pancreas", "differentiation": "well"}
+
+
+@pytest.mark.parametrize(
+    ("text", "percent"),
+    [("12%", 12), (" 3.5 % ", 3.5), ("<2%", None), ("about 5 percent", None), ("5", None)],
+)
+def test_ki67_as_text_only_when_a_plain_percentage(text: str, percent: float | None) -> None:
+    result = run(obs("k", LOINC, "29593-1", valueString=text))
+    assert result.case["tumor"].get("ki67_percent") == percent
+    if percent is None:
+        assert "not a plain percentage" in reasons(result, "Observation/k")[0]
+    else:
+        assert result.provenance["tumor.ki67_percent"] == ["Observation/k.valueString"]
