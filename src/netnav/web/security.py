@@ -257,7 +257,7 @@ class CrashGuardMiddleware:
 
 async def _internal_error(scope: Scope, receive: Receive, send: Send) -> None:
     path = str(scope.get("path", ""))
-    if path.startswith("/v1") or path == "/healthz":
+    if path.startswith(("/v1", "/cds-services")) or path == "/healthz":
         response: Any = problem_response("internal-error", "netnav failed; nothing was saved")
     else:
         from starlette.responses import HTMLResponse
