@@ -751,7 +751,7 @@ def test_cli_invalid_case_writes_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "not valid JSON"),
         ('{"format": "netnav-case/1", "tumor": {}}', "looks like a netnav case"),
         ("<Bundle xmlns='http://hl7.org/fhir'/>", "looks like XML"),
         ('{"resourceType": "Patient", "birthDate": "12/05/1960"}', "birthDate"),

@@ -177,14 +177,14 @@ def parse_fhir_json(data: bytes | str) -> object:
             "(document)",
             None,
             "JSON",
-            f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
         ) from None
     except RecursionError:
         raise FhirImportError(
             "(document)", None, "a FHIR JSON document", "the document is nested too deeply to read"
         ) from None
     except ValueError as exc:
-        raise FhirImportError("(document)", None, "JSON", f"not JSON: {exc}") from None
+        raise FhirImportError("(document)", None, "JSON", f"not valid JSON: {exc}") from None
     try:
         duplicate = _duplicate_path(doc, "")
     except RecursionError:  # pragma: no cover - json.loads fails first

@@ -8,7 +8,6 @@ the import's provenance map, so the clinician knows which record entry to correc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,33 +50,20 @@ class FhirInputError(Exception):
 
 
 def read_fhir_json(body: bytes | str) -> object:
-    """The JSON value of a FHIR body (UTF-8, byte-order mark allowed).
+    """The JSON value of a FHIR body, read by :func:`netnav.fhir.read.parse_fhir_json` (UTF-8,
+    byte-order mark allowed; duplicate keys, NaN/Infinity and excessive nesting refused).
 
-    Raises :class:`FhirInputError` (``malformed``) when it is not JSON.
+    Raises :class:`FhirInputError` (``malformed``) when it cannot be read.
     """
+    from netnav.fhir.read import parse_fhir_json
+
+    if not body.strip():
+        raise FhirInputError("malformed", [CaseProblem("", "the body is empty")])
     try:
-        text = body.decode("utf-8").removeprefix("\ufeff") if isinstance(body, bytes) else body
-        if not text.strip():
-            raise FhirInputError("malformed", [CaseProblem("", "the body is empty")])
-        if text.lstrip().startswith("<"):
-            raise FhirInputError(
-                "malformed",
-                [
-                    CaseProblem(
-                        "", "this looks like XML; netnav reads FHIR JSON (application/fhir+json)"
-                    )
-                ],
-            )
-        return json.loads(text)
-    except UnicodeDecodeError as error:
-        problem = CaseProblem("", f"not UTF-8 text (invalid byte at offset {error.start})")
-    except json.JSONDecodeError as error:
-        problem = CaseProblem(
-            "", f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-        )
-    except (RecursionError, ValueError) as error:
-        problem = CaseProblem("", f"not valid JSON: {error}")
-    raise FhirInputError("malformed", [problem])
+        return parse_fhir_json(body)
+    except FhirImportError as error:
+        path = "" if error.path == "(document)" else error.path
+        raise FhirInputError("malformed", [CaseProblem(path, error.reason)]) from None
 
 
 def looks_like_fhir(obj: object) -> bool:
