@@ -1,6 +1,7 @@
 """FHIR R4 (mCODE) import: a patient's record becomes a netnav-case/1 document.
 
-``import_bundle(bundle, as_of=..., case_id=..., region=...)`` reads a Bundle (a JSON mapping)
+``import_bundle(bundle, as_of=..., case_id=..., region=..., patient_id=...)`` reads a Bundle (a JSON mapping;
+``netnav.fhir.read.parse_fhir_json`` reads the text)
 and returns a :class:`FhirImport` (case, provenance map, unmapped list). The code tables it
 uses are data in ``fhir/data/*.yaml``; docs/fhir.md lists every FHIR element mapped.
 
