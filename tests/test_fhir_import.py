@@ -772,9 +772,33 @@ def test_cli_unreadable_input_exit_2(tmp_path: Path, content: str, message: str)
     assert not out.exists()
 
 
-def test_cli_bad_as_of() -> None:
-    result = runner.invoke(app, ["import", "fhir", "-", "--as-of", "2026-13-01"], input="{}")
-    assert result.exit_code == 2 and "--as-of" in result.stderr
+@pytest.mark.parametrize("given", ["2026-13-01", "20240601", "2024-06", "2024-W01-1"])
+def test_cli_bad_as_of(given: str) -> None:
+    result = runner.invoke(app, ["import", "fhir", "-", "--as-of", given], input="{}")
+    assert result.exit_code == 2 and "--as-of" in result.stderr and "YYYY-MM-DD" in result.stderr
+
+
+def test_cli_empty_id_is_refused() -> None:
+    result = runner.invoke(app, ["import", "fhir", "-", "--id", " "], input="{}")
+    assert result.exit_code == 2 and "--id: empty" in result.stderr
+
+
+def test_cli_invalid_case_lists_what_was_set_aside(tmp_path: Path) -> None:
+    """A Condition dated after --as-of leaves the site missing: the message says why."""
+    source = tmp_path / "b.json"
+    primary = condition("primary", "C7A.012", onsetDateTime="2026-03-01")
+    source.write_text(json.dumps(bundle(primary)), "utf-8")
+    out = tmp_path / "case.json"
+
+    result = runner.invoke(
+        app, ["import", "fhir", str(source), "--out", str(out), "--as-of", "2000-01-01"]
+    )
+
+    assert result.exit_code == 2
+    assert "tumor.primary_site: required field is missing" in result.stderr
+    assert "items of the record not used" in result.stderr
+    assert "Condition/primary" in result.stderr and "after as_of 2000-01-01" in result.stderr
+    assert not out.exists()
 
 
 # -- break-test fixes: whose record, which cancer, units, statuses, reading ----------------------

@@ -278,3 +278,19 @@ def test_a_case_sent_as_fhir_says_so_once(web: WebApp) -> None:
     assert error["path"] == "resourceType"
     assert "looks like a netnav case" in error["detail"]
     assert error["detail"].count("resourceType") == 1
+
+
+def test_a_repeated_key_in_a_bundle_is_refused_not_last_wins(web: WebApp) -> None:
+    text = ILEAL.read_text()
+    # The same key twice in one object: JSON parsers would keep the last silently.
+    doubled = text.replace(
+        '"resourceType": "Bundle",', '"resourceType": "Bundle", "type": "batch",', 1
+    )
+    assert doubled != text
+
+    response = web.client.post("/v1/plans", content=doubled.encode(), headers=FHIR_JSON)
+
+    problem = assert_problem(response, 400, "malformed-request")
+    assert "the key 'type' occurs twice" in problem["detail"]
+    assert problem["detail"].count("(document)") <= 1
+    assert web.store.search()[1] == 0

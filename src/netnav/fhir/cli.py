@@ -9,6 +9,7 @@ rest of the CLI starts as fast as before.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Annotated, Any
 import typer
 
 __all__ = ["import_app"]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
@@ -134,8 +137,12 @@ def import_fhir(
     import datetime as dt
 
     as_of_date: dt.date | None = None
+    if case_id is not None and not case_id.strip():
+        raise _fail("--id: empty; give the case id, or leave --id out")
     if as_of is not None:
         try:
+            if not _ISO_DATE.fullmatch(as_of):
+                raise ValueError(as_of)  # fromisoformat also takes 20240601 and 2024-W01
             as_of_date = dt.date.fromisoformat(as_of)
         except ValueError:
             raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
@@ -165,6 +172,13 @@ def import_fhir(
             )
             origin = f" (from {', '.join(sources)})" if sources else ""
             lines.append(f"  {problem.describe()}{origin}")
+        if result.unmapped:
+            # What was set aside often explains a missing field (a Condition dated after
+            # --as-of, an unconfirmed diagnosis, a result about another cancer).
+            lines.append(f"items of the record not used ({len(result.unmapped)}):")
+            lines += [f"  - {u.resource} ({u.element}): {u.reason}" for u in result.unmapped[:20]]
+            if len(result.unmapped) > 20:
+                lines.append(f"  … and {len(result.unmapped) - 20} more (see --report)")
         raise _fail("\n".join(lines)) from None
     report_doc = result.report()
     _write(out, _dump(result.case), report, _dump(report_doc))

@@ -461,13 +461,26 @@ def _treatments(
     for path, refs in result.provenance.items():
         if not path.startswith("tumor."):
             provenance[path] = list(refs)
-    when = as_of.isoformat() if as_of else None
     for name, value in result.tumor.items():
         path = f"tumor.{name}"
         refs = result.provenance.get(path) or [entries[0].label]
         label = refs[0].split(".", 1)[0]
+        # Dated by the procedure itself, so "newest wins" weighs it against other records.
+        when = _treatment_date(label, result.treatments, result.provenance)
         facts.add(Candidate(path, value, refs[0], label, "treatment", when))
     return list(result.treatments)
+
+
+def _treatment_date(
+    label: str, treatments: Sequence[Mapping[str, Any]], provenance: Mapping[str, list[str]]
+) -> str | None:
+    """The end (else start) date of the treatment item that resource ``label`` gave."""
+    for index, item in enumerate(treatments):
+        sources = provenance.get(f"treatments[{index}].therapy", [])
+        if any(source.split(".", 1)[0] == label for source in sources):
+            found = item.get("end") or item.get("start")
+            return str(found) if found else None
+    return None
 
 
 # -- special fields ----------------------------------------------------------------------

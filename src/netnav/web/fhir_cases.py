@@ -59,11 +59,23 @@ def read_fhir_json(body: bytes | str) -> object:
 
     if not body.strip():
         raise FhirInputError("malformed", [CaseProblem("", "the body is empty")])
+    start = body.lstrip()[:1]
+    if start in (b"<", "<"):
+        raise FhirInputError(
+            "malformed",
+            [
+                CaseProblem(
+                    "", "this looks like XML; netnav reads FHIR JSON (application/fhir+json)"
+                )
+            ],
+        )
     try:
         return parse_fhir_json(body)
     except FhirImportError as error:
-        path = "" if error.path == "(document)" else error.path
-        raise FhirInputError("malformed", [CaseProblem(path, error.reason)]) from None
+        problem = _import_problem(error)
+        if problem.path == "(document)":
+            problem = CaseProblem("", problem.message, problem.value, problem.allowed)
+        raise FhirInputError("malformed", [problem]) from None
 
 
 def looks_like_fhir(obj: object) -> bool:
