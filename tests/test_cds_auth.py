@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +36,7 @@ from tests.cds_support import (
     rsa_signer,
     settings_for,
 )
+from tests.web_server import free_port
 from tests.web_support import WebApp, sqlite_url
 
 FEEDBACK = {
@@ -358,3 +362,41 @@ def test_settings_from_env() -> None:
 def test_malformed_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(CdsSettingsError, match=message):
         CdsSettings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"NETNAV_CDS_AUTH": "off"}, "CDS Hooks client JWTs are NOT checked"),
+        ({}, "no CDS Hooks client is trusted yet"),
+    ],
+    ids=["auth-off", "no-issuers"],
+)
+def test_serve_says_at_start_how_cds_clients_are_checked(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    """``netnav serve`` tells the operator when CDS calls are unchecked or all refused."""
+
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NETNAV_CDS_")},
+        "NETNAV_DATA_DIR": str(tmp_path),
+        **env,
+    }
+    command = [sys.executable, "-m", "netnav", "serve", "--port", str(free_port())]
+    with subprocess.Popen(
+        command, env=environ, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    ) as server:
+        assert server.stderr is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                line = server.stderr.readline()
+                lines.append(line)
+                if not line or "netnav: open http" in line:
+                    break
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            server.stderr.close()
+    assert any(said in line for line in lines), lines

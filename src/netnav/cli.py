@@ -447,6 +447,17 @@ def serve(
             "serve them only behind your organisation's sign-on (reverse proxy)",
             err=True,
         )
+    if not config.cds.auth_required:
+        typer.echo(
+            "netnav: CDS Hooks client JWTs are NOT checked (NETNAV_CDS_AUTH=off): development only",
+            err=True,
+        )
+    elif not config.cds.issuers:
+        typer.echo(
+            "netnav: no CDS Hooks client is trusted yet (NETNAV_CDS_ISSUERS): /cds-services "
+            "calls get 401 until one is configured (docs/cds-hooks.md)",
+            err=True,
+        )
     typer.echo(f"netnav: open http://{host if ':' not in host else f'[{host}]'}:{port}/", err=True)
     os.environ["NETNAV_DATABASE_URL"] = config.database_url
     os.environ["NETNAV_SECRET_KEY"] = config.secret_key
