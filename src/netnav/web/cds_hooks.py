@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -58,6 +58,8 @@ from netnav.web.security import mark_plan
 from netnav.web.service import WebContext, plan_and_save
 
 __all__ = ["HOOK", "SERVICE_ID", "HookRequest", "cds_router", "discovery_document"]
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 log = logging.getLogger("netnav.web.cds")
 
@@ -226,9 +228,12 @@ def cds_router(
     async def feedback_route(request: Request) -> Response:
         return await guarded(request, feedback)
 
-    async def patient_view(request: Request) -> Response:
-        endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
-        claims = await authorize(request, [endpoint])
+    async def authorized_body(
+        request: Request, audiences: list[str], model: type[_Body], what: str
+    ) -> tuple[Mapping[str, Any], _Body] | Response:
+        """The JWT claims and the body read as ``model``, or the answer refusing them
+        (bare 401; 400 when not JSON; 422 naming the fields when not ``what``)."""
+        claims = await authorize(request, audiences)
         if isinstance(claims, Response):
             return claims
         document = await read_json(request)
@@ -237,18 +242,26 @@ def cds_router(
                 cors(request), problem_response("malformed-request", "the body is not valid JSON")
             )
         try:
-            hook = HookRequest.model_validate(document)
+            return claims, model.model_validate(document)
         except ValidationError as error:
             fields = _fields(error)
             return _with(
                 cors(request),
                 problem_response(
                     "invalid-request",
-                    "not a patient-view CDS Hooks request: "
-                    + "; ".join(f.detail for f in fields[:3]),
+                    f"not a {what}: " + "; ".join(f.detail for f in fields[:3]),
                     errors=fields,
                 ),
             )
+
+    async def patient_view(request: Request) -> Response:
+        endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
+        read = await authorized_body(
+            request, [endpoint], HookRequest, "patient-view CDS Hooks request"
+        )
+        if isinstance(read, Response):
+            return read
+        _claims, hook = read
         try:
             return await answer(request, hook)
         except Exception as exc:  # never an HTML page to a CDS client (CrashGuard's default)
@@ -322,26 +335,15 @@ def cds_router(
 
     async def feedback(request: Request) -> Response:
         endpoint = f"{base_url(request)}/cds-services/{SERVICE_ID}"
-        claims = await authorize(request, [f"{endpoint}/feedback", endpoint])
-        if isinstance(claims, Response):
-            return claims
-        document = await read_json(request)
-        if document is _NOT_JSON:
-            return _with(
-                cors(request), problem_response("malformed-request", "the body is not valid JSON")
-            )
-        try:
-            items = FeedbackRequest.model_validate(document)
-        except ValidationError as error:
-            fields = _fields(error)
-            return _with(
-                cors(request),
-                problem_response(
-                    "invalid-request",
-                    "not a CDS Hooks feedback request: " + "; ".join(f.detail for f in fields[:3]),
-                    errors=fields,
-                ),
-            )
+        read = await authorized_body(
+            request,
+            [f"{endpoint}/feedback", endpoint],
+            FeedbackRequest,
+            "CDS Hooks feedback request",
+        )
+        if isinstance(read, Response):
+            return read
+        claims, items = read
         try:
             await run_in_threadpool(
                 feedback_store.save,
