@@ -1023,3 +1023,103 @@ def test_lar_with_short_acting_rescue_and_brand_names() -> None:  # 127, 128
         "octreotide_lar",
         "octreotide_short_acting",
     ]
+
+
+# --------------------------------------------------------------------------- break test 2
+# A wrong "not given" or a vetoed real treatment lowers the line of therapy and re-offers a drug
+# the patient already had: when unsure the treatment is kept and the remark listed.
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "ongoing", "stop_reason"),
+    [
+        # s05: an active LAR order; one dose was missed
+        ("active", "Previous dose not given (patient on holiday)", True, None),
+        # s14: stopped at progression
+        ("stopped", "Not given since PD in March", False, "progression"),
+        # s10: the course ran; the dose increase never happened
+        ("stopped", "Insurance denied; patient never started the higher dose", False, None),
+        ("completed", "Dose held for 2 weeks, not given", False, None),
+    ],
+)
+def test_dose_level_not_given_remarks_keep_the_course(
+    status: str, text: str, ongoing: bool, stop_reason: str | None
+) -> None:
+    res = request(
+        "r1",
+        concept("Sandostatin LAR 30 mg IM"),
+        status=status,
+        authoredOn="2023-06-01",
+        statusReason={"text": text},
+    )
+    result = run([res])
+    [item] = result.treatments
+    assert item["therapy"] == "octreotide_lar"
+    assert item["ongoing"] is ongoing
+    assert item.get("stop_reason") == stop_reason
+    listed = [u.reason for u in result.unmapped if u.element == "MedicationRequest.statusReason"]
+    assert any("is about a dose or a change, not the whole course" in r for r in listed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["patient never started", "Not started: insurance", "Never taken by the patient",
+     "drug never given"],
+)  # fmt: skip
+def test_never_began_without_a_dose_word_vetoes_the_course(text: str) -> None:
+    res = request(
+        "r1", concept("everolimus"), status="stopped", authoredOn="2023-06-01",
+        statusReason={"text": text},
+    )  # fmt: skip
+    result = run([res])
+    assert result.treatments == []
+    assert "not a treatment given" in reasons(result)["MedicationRequest/r1"]
+
+
+def test_negation_does_not_reach_over_since_or_due_to() -> None:
+    res = request(
+        "r1", concept("everolimus"), status="stopped", authoredOn="2023-06-01",
+        statusReason={"text": "course not completed due to toxicity"},
+    )  # fmt: skip
+    assert run([res]).treatments[0]["stop_reason"] == "toxicity"
+
+
+@pytest.mark.parametrize(
+    ("make", "text", "therapy"),
+    [
+        ("request", "CAPTEM cycle 3 day 1", "capecitabine_temozolomide"),  # m03
+        ("administration", "CAPTEM cycle 3 day 1", "capecitabine_temozolomide"),  # m03b
+        ("request", "CAP/TEM", "capecitabine_temozolomide"),
+        ("request", "capecitabine-temozolomide", "capecitabine_temozolomide"),
+        ("request", "mFOLFOX6", "folfox"),
+        ("request", "FOLFIRI q2w", "folfiri"),
+        ("request", "CAPOX", "folfox"),
+        ("request", "carboplatin/etoposide", "platinum_etoposide"),
+        ("request", "EP regimen", "platinum_etoposide"),
+        ("request", "EP (etoposide + platinum)", "platinum_etoposide"),
+        ("request", "streptozocin/5-FU", "streptozocin_fluorouracil"),
+        ("request", "STZ/5-FU", "streptozocin_fluorouracil"),
+        ("request", "FOLFIRINOX", "chemotherapy_unspecified"),
+    ],
+)
+def test_regimen_names_as_drug_text(make: str, text: str, therapy: str) -> None:
+    if make == "request":
+        res = request("r1", concept(text), authoredOn="2024-03-01")
+    else:
+        res = administration("r1", concept(text), "2024-03-01")
+    assert [t["therapy"] for t in run([res]).treatments] == [therapy]
+
+
+def test_regimen_name_merges_with_its_drugs_written_separately() -> None:
+    result = run(
+        [
+            request("r1", concept("CAPTEM"), authoredOn="2024-03-01"),
+            request("r2", concept("temozolomide 200 mg"), authoredOn="2024-03-10"),
+        ]
+    )
+    assert [t["therapy"] for t in result.treatments] == ["capecitabine_temozolomide"]
+
+
+@pytest.mark.parametrize("text", ["Keppra (levetiracetam)", "step-down", "Epoetin alfa"])
+def test_regimen_names_need_whole_words(text: str) -> None:
+    assert run([request("r1", concept(text), authoredOn="2024-03-01")]).treatments == []

@@ -178,6 +178,7 @@ class _Tables:
     drugs: dict[str, _Drug]
     rxnorm: dict[str, str]  # RXCUI -> drug key
     name_patterns: tuple[tuple[re.Pattern[str], str], ...]  # (pattern, drug key)
+    regimen_option_names: tuple[tuple[re.Pattern[str], str], ...]  # (pattern, option id)
     long_words: tuple[re.Pattern[str], ...]
     short_words: tuple[re.Pattern[str], ...]
     long_routes: frozenset[str]
@@ -198,7 +199,10 @@ class _Tables:
     cycle_max: timedelta
     stop_negation_before: re.Pattern[str]
     stop_negation_after: re.Pattern[str]
-    medication_not_given: tuple[re.Pattern[str], ...]
+    stop_negation_breaks: re.Pattern[str]
+    never_began: tuple[re.Pattern[str], ...]
+    dose_level: tuple[re.Pattern[str], ...]
+    not_given_remarks: tuple[re.Pattern[str], ...]
     clause_separators: re.Pattern[str]
     non_therapeutic: tuple[re.Pattern[str], ...]
     guided: re.Pattern[str]
@@ -216,6 +220,16 @@ def _word(text: str) -> re.Pattern[str]:
 def _token(text: str) -> re.Pattern[str]:
     """A standalone token: no letter, digit or hyphen beside it ("pd" is not "pd-l1")."""
     return re.compile(r"(?<![\w-])" + re.escape(text.lower()) + r"(?![\w-])")
+
+
+def _first_match(patterns: Iterable[re.Pattern[str]], text: str) -> str | None:
+    """The first pattern's match in ``text`` (lower-cased), else None."""
+    low = text.lower()
+    for pattern in patterns:
+        found = pattern.search(low)
+        if found is not None:
+            return found.group(0)
+    return None
 
 
 def _alternatives(words: Iterable[object]) -> str:
@@ -257,6 +271,19 @@ def _tables() -> _Tables:
         for coding in spec.get("rxnorm") or []:
             rxnorm[str(coding["code"])] = key
         patterns.extend((_word(name), key) for name in drugs[key].names)
+    option_names: list[tuple[re.Pattern[str], str]] = []
+    for spec in raw["regimen_names"]:
+        for drug in spec.get("drugs") or []:
+            if drug not in drugs:
+                raise ValueError(f"treatments.yaml regimen_names: unknown drug {drug!r}")
+        for name in spec["names"]:
+            if spec.get("drugs"):
+                patterns.extend((_word(str(name)), drug) for drug in spec["drugs"])
+            else:
+                named = _option(spec["option"], "regimen_names")
+                if named not in {str(r["option"]) for r in raw["regimens"]}:
+                    raise ValueError(f"treatments.yaml regimen_names: {named!r} is not a regimen")
+                option_names.append((_word(str(name)), named))
     form = raw["octreotide_formulation"]
     regimens = []
     for spec in raw["regimens"]:
@@ -303,6 +330,7 @@ def _tables() -> _Tables:
         drugs=drugs,
         rxnorm=rxnorm,
         name_patterns=tuple(patterns),
+        regimen_option_names=tuple(option_names),
         long_words=tuple(_word(w) for w in form["long_acting_words"]),
         short_words=tuple(_word(w) for w in form["short_acting_words"]),
         long_routes=frozenset(str(r).lower() for r in form["long_acting_routes"]),
@@ -329,7 +357,12 @@ def _tables() -> _Tables:
             r"^\s*(?:[\w/-]+\s+){0," + str(window) + r"}(" + _alternatives(negation["after"]) + r")"
             r"(?![a-z0-9])"
         ),
-        medication_not_given=tuple(_word(w) for w in raw["medication_not_given_words"]),
+        stop_negation_breaks=re.compile(
+            r"(?<![a-z0-9])(" + _alternatives(negation["breaks"]) + r")(?![a-z0-9])"
+        ),
+        never_began=tuple(_word(w) for w in raw["medication_never_began_words"]),
+        dose_level=tuple(_word(w) for w in raw["medication_dose_level_words"]),
+        not_given_remarks=tuple(_word(w) for w in raw["medication_not_given_remarks"]),
         clause_separators=re.compile(separators),
         non_therapeutic=tuple(_word(w) for w in raw["procedure_non_therapeutic"]),
         guided=re.compile(
@@ -548,23 +581,40 @@ class _Reader:
         return entry
 
     def _never_given(self, res: Resource, rtype: str, label: str) -> bool:
-        """statusReason says the medication was never given ("patient never started")."""
+        """statusReason says the course never began ("patient never started"): True (listed).
+
+        Only a never-began phrase in a clause without a dose-level word vetoes; a remark about
+        one dose or a change ("previous dose not given", "never started the higher dose", "not
+        given since PD") keeps the course and is listed."""
         reasons = _attr(res, "statusReason")
         concepts = (
             reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []
         )
+        remark: tuple[str, str, str] | None = None  # (element, text, phrase)
         for i, concept in enumerate(concepts):
             element = f"statusReason[{i}]" if isinstance(reasons, list) else "statusReason"
             for text in _texts(concept):
-                for pattern in self.t.medication_not_given:
-                    found = pattern.search(text.lower())
-                    if found:
+                for clause in self._clauses(text):
+                    began = _first_match(self.t.never_began, clause)
+                    dose = _first_match(self.t.dose_level, clause)
+                    if began is not None and dose is None:
                         self.note(
                             label,
                             f"{rtype}.{element}",
-                            f"{text}: {found.group(0)!r}, not a treatment given",
+                            f"{text}: {began!r}, not a treatment given",
                         )
                         return True
+                    said = began or _first_match(self.t.not_given_remarks, clause)
+                    if said is not None and remark is None:
+                        remark = (element, text, said)
+        if remark is not None:
+            element, text, said = remark
+            self.note(
+                label,
+                f"{rtype}.{element}",
+                f"{text}: {said!r} is about a dose or a change, not the whole course: "
+                "the treatment is kept (check)",
+            )
         return False
 
     def _referenced(self, res: Resource, reference: str, label: str) -> tuple[Any, str] | None:
@@ -664,6 +714,13 @@ class _Reader:
                 refs.append(ref)
         texts = _unique(texts)
         shown = "; ".join(texts) or "(no text)"
+        for pattern, regimen_option in self.t.regimen_option_names:
+            if any(pattern.search(t.lower()) for t in texts):
+                regimen = next(r for r in self.t.regimens if r.option == regimen_option)
+                if drugs <= regimen.covered:  # "EP (etoposide + platinum)": the regimen
+                    return _Entry(
+                        label, rtype, order, frozenset(), regimen_option, [concepts[0][1]], texts
+                    )
         if not drugs:
             element = f"{rtype}.medication[x]"
             if supportive:
@@ -1073,9 +1130,17 @@ class _Reader:
                 for o_start, o_end, _ in spans
             ):
                 continue
+            before = self.t.stop_negation_before.search(clause[:start])
+            after = self.t.stop_negation_after.match(clause[end:])
             negated = bool(
-                self.t.stop_negation_before.search(clause[:start])
-                or self.t.stop_negation_after.match(clause[end:])
+                (
+                    before is not None
+                    and not self.t.stop_negation_breaks.search(clause[before.end(1) : start])
+                )
+                or (
+                    after is not None
+                    and not self.t.stop_negation_breaks.search(clause[end : after.start(1)])
+                )
             )
             out.append((value, clause[start:end], negated))
         return out
