@@ -405,6 +405,7 @@ def test_page_cap_reached_gives_an_incomplete_warning_card_not_a_plan(
     assert "Observation" in card["summary"]
     assert "**Observation** (`observations`) (10 pages, 500 resources read)" in card["detail"]
     assert "page limit of 10 pages" in card["detail"]
+    assert "NETNAV_CDS_MAX_PAGES" in card["detail"].split("### What to do", 1)[1]
 
 
 def test_paged_prefetch_is_read_on_from_the_fhir_server(tmp_path: Path, signer: Signer) -> None:
@@ -497,6 +498,9 @@ def test_operation_outcome_in_a_searchset_saying_error_or_truncated_is_incomplet
     card = _incomplete(call(web, signer, sandbox_request(_with_outcome(issue))), web)
     assert "the FHIR server reported" in card["detail"]
     assert "**Observation** (`observations`)" in card["detail"]
+    todo = card["detail"].split("### What to do", 1)[1]
+    assert "The EHR said its Observation search was cut short or failed" in todo
+    assert "NETNAV_CDS_MAX_PAGES" not in todo
 
 
 def test_operation_outcome_information_in_a_searchset_is_listed_as_not_used(
@@ -594,11 +598,14 @@ def test_deceased_boolean_false_is_planned(web: WebApp, signer: Signer) -> None:
 # --- medications by reference ---------------------------------------------------------------
 
 
-def _lanreotide_by_reference() -> list[dict[str, Any]]:
-    """The lanreotide order names its drug by ``medicationReference`` (as Epic does)."""
+def _lanreotide_by_reference(display: str | None = None) -> list[dict[str, Any]]:
+    """The lanreotide order names its drug by ``medicationReference`` (as Epic does), with
+    ``display`` when given."""
     resources = patient_resources()
     order = next(r for r in resources if r["resourceType"] == "MedicationRequest")
-    order["medicationReference"] = {"reference": "Medication/eLANRE", "display": "lanreotide"}
+    order["medicationReference"] = {"reference": "Medication/eLANRE"}
+    if display is not None:
+        order["medicationReference"]["display"] = display
     del order["medicationCodeableConcept"]
     medication = {
         "resourceType": "Medication",
@@ -644,6 +651,33 @@ def test_medication_missing_everywhere_is_incomplete(web: WebApp, signer: Signer
     card = _incomplete(call(web, signer, sandbox_request(prefetch_of(resources))), web)
     assert "**MedicationRequest** (`medicationRequests`)" in card["detail"]
     assert "Medication/eLANRE is not on the FHIR server" in card["detail"]
+    # What to do names the missing Medication, not the page cap.
+    todo = card["detail"].split("### What to do", 1)[1]
+    assert "The EHR did not return `Medication/eLANRE`" in todo
+    assert "NETNAV_CDS_MAX_PAGES" not in todo
+
+
+def test_missing_medication_with_a_display_is_read_from_the_display(
+    web: WebApp, signer: Signer, ehr: FakeEhr
+) -> None:
+    """Epic: the Medication is not on the server, the reference's display names the drug."""
+    display = "lanreotide (SOMATULINE DEPOT) 120 mg/0.5 mL injection"
+    resources = [r for r in _lanreotide_by_reference(display) if r["resourceType"] != "Medication"]
+    response = call(web, signer, sandbox_request(prefetch_of(resources)))
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"][-1]["summary"].startswith("NET plan: ")
+    assert _lanreotide_ongoing(web)
+    assert [str(r.url) for r in ehr.requests] == [f"{FHIR_BASE}/Medication/eLANRE"]  # tried
+
+
+def test_medication_with_a_display_and_no_fhir_server_is_read_from_the_display(
+    web: WebApp, signer: Signer
+) -> None:
+    prefetch = prefetch_of(_lanreotide_by_reference("lanreotide"))
+    prefetch["medicationRequests"]["entry"].pop()
+    response = call(web, signer, sandbox_request(prefetch, fhir_server=None))
+    assert response.status_code == 200, response.text
+    assert _lanreotide_ongoing(web)
 
 
 def test_medication_not_prefetched_without_fhir_server_is_412(web: WebApp, signer: Signer) -> None:

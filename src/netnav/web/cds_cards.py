@@ -364,6 +364,65 @@ def _card(
     return card
 
 
+def _gap_advice(gaps: Sequence[Gap]) -> list[str]:
+    """What to do about each kind of gap (one line a kind, in the order the gaps came)."""
+    advice: dict[str, str] = {}
+    for g in gaps:
+        if g.kind in advice and g.kind not in _PER_TARGET:
+            continue
+        line = _advice_line(g)
+        if g.kind in _PER_TARGET:
+            advice.setdefault(f"{g.kind}:{g.target}", line)
+        else:
+            advice[g.kind] = line
+    return list(advice.values())
+
+
+_PER_TARGET: Final = frozenset({"medication-missing", "medication-unresolvable"})
+
+
+def _advice_line(g: Gap) -> str:
+    target = code(g.target or "the Medication")
+    if g.kind == "page-cap":
+        return (
+            "The record is longer than netnav reads from the EHR: if records this size are "
+            "common, ask the netnav administrator to raise `NETNAV_CDS_MAX_PAGES`, or the EHR "
+            "team to send the whole searchset as prefetch."
+        )
+    if g.kind == "other-server":
+        return (
+            "The EHR's search pointed to another server, which netnav does not send the access "
+            "token to: ask the EHR team to page searches on the EHR's own FHIR server."
+        )
+    if g.kind == "server-outcome":
+        return (
+            f"The EHR said its {g.resource_type} search was cut short or failed: ask the EHR "
+            "team why (the message is quoted above), or try again later."
+        )
+    if g.kind == "short-total":
+        return (
+            f"The EHR sent fewer {g.resource_type} results than it counted: ask the EHR team "
+            "to send the whole searchset (all pages) or check the server's search limits."
+        )
+    if g.kind == "medication-missing":
+        return (
+            f"The EHR did not return {target}, and the order names no drug in its display: "
+            "ask the EHR team to include Medications in the prefetch "
+            f"(`_include={g.resource_type}:medication`) or to add a display to the reference."
+        )
+    if g.kind == "medication-unresolvable":
+        return (
+            f"The medication reference {target} points outside the EHR's FHIR server and has "
+            "no display: ask the EHR team to include the Medication (`_include`) or name the drug."
+        )
+    if g.kind == "medications-many":
+        return (
+            "More Medications were referenced than netnav reads one by one: ask the EHR team "
+            f"to include them in the prefetch (`_include={g.resource_type}:medication`)."
+        )
+    return "Ask the EHR team why the record could not be read completely."
+
+
 def incomplete_card(gaps: Sequence[Gap], kb: Knowledge, ctx: CardContext) -> dict[str, Any]:
     """The one ``warning`` card of a record known to be incomplete: which resource types, how
     much was read, why, and what to do. No plan is made or saved."""
@@ -390,9 +449,8 @@ def incomplete_card(gaps: Sequence[Gap], kb: Knowledge, ctx: CardContext) -> dic
         f"- Open netnav and plan from the complete record: export the patient's record as a "
         f"FHIR Bundle and load it on [Plan from a FHIR Bundle]({ctx.base_url}{FHIR_UPLOAD_PATH}) "
         "(or send it to `POST /v1/plans`).",
-        "- If records this size are common, ask the netnav administrator to raise "
-        "`NETNAV_CDS_MAX_PAGES`, or the EHR team to send the whole searchset as prefetch.",
     ]
+    detail += [f"- {advice}" for advice in _gap_advice(gaps)]
     detail += _footer(kb, ctx)
     text = f"netnav could not read the whole record ({', '.join(types)}): no plan shown"
     card = _card(ctx, "incomplete", text, "warning", kb, detail, links=False)

@@ -13,7 +13,11 @@ The service asks the CDS client for :data:`PREFETCH` (templates filled with the 
 
 Medication resources that a MedicationRequest, MedicationAdministration or MedicationStatement
 names in ``medicationReference`` and that the client did not include are read from
-``fhirServer`` (``GET Medication/<id>``).
+``fhirServer`` (``GET Medication/<id>``). A reference that also carries a ``display`` (Epic:
+``{"reference": "Medication/eX", "display": "lanreotide 120 mg …"}``) is readable without its
+Medication — the import reads the drug from the display — so such a Medication is read when it
+can be and otherwise left out (no gap, no 412); only a reference with neither a Medication to
+be had nor a display makes the record incomplete.
 
 Never a plan made from part of the record presented as if it were the whole record (safety case
 H-22). Two ways a record is not whole:
@@ -25,9 +29,10 @@ H-22). Two ways a record is not whole:
 * it was **read, and is known to be incomplete** — the page cap was reached with a ``next``
   link remaining, a ``next`` link points to another server, the server put an
   ``OperationOutcome`` of severity ``error``/``fatal`` or about truncated results into the
-  searchset, fewer entries came than the searchset's ``total``, or a Medication does not exist:
-  each is a :class:`Gap` of :attr:`Gathered.gaps`, and the service answers with one
-  ``warning`` card and no plan.
+  searchset, fewer entries came than the searchset's ``total``, or a Medication named without
+  a display does not exist: each is a :class:`Gap` of :attr:`Gathered.gaps` (its
+  :attr:`Gap.kind` says which, so the card can say what to do), and the service answers with
+  one ``warning`` card and no plan.
 
 ``OperationOutcome`` issues of severity ``information``/``warning`` (not about truncation) are
 kept in :attr:`Gathered.notes` and listed in the plan card's "Not used from the record".
@@ -53,6 +58,7 @@ from netnav.fhir import Unmapped
 
 __all__ = [
     "FHIR_JSON",
+    "GAP_KINDS",
     "MEDICATION_KEYS",
     "PAGE_SIZE",
     "PREFETCH",
@@ -114,15 +120,34 @@ class PrefetchUnavailable(Exception):
         return list(self.issues)
 
 
+GAP_KINDS: Final = (
+    "page-cap",
+    "other-server",
+    "server-outcome",
+    "short-total",
+    "medication-missing",
+    "medication-unresolvable",
+    "medications-many",
+)
+"""The kinds of :class:`Gap`: the page cap reached with a ``next`` link left; a ``next`` link
+to another server; an ``OperationOutcome`` error or truncation notice in the searchset; fewer
+entries than its ``total``; a Medication (named without a display) not on the server or not
+a Medication; a Medication reference that cannot be read from ``fhirServer``; more
+Medications to read than :data:`MEDICATION_READS_MAX`."""
+
+
 @dataclass(frozen=True)
 class Gap:
     """Why the data of a prefetch key is known to be incomplete (``pages`` and ``read``: how
-    many Bundle pages and resources were read for it)."""
+    many Bundle pages and resources were read for it; ``kind``: one of :data:`GAP_KINDS`;
+    ``target``: what was not had, e.g. ``Medication/eX``)."""
 
     key: str
     reason: str
     pages: int = 0
     read: int = 0
+    kind: str = "server-outcome"
+    target: str | None = None
 
     @property
     def resource_type(self) -> str:
@@ -165,8 +190,8 @@ class _Reading:
     gaps: list[Gap] = field(default_factory=list)
     notes: list[Unmapped] = field(default_factory=list)
 
-    def gap(self, reason: str) -> None:
-        self.gaps.append(Gap(self.key, reason, self.pages, self.matches))
+    def gap(self, reason: str, kind: str) -> None:
+        self.gaps.append(Gap(self.key, reason, self.pages, self.matches, kind))
 
     def page(self, document: Mapping[str, Any]) -> str | None:
         """Take one page (a Bundle or a resource); the raw ``next`` link, if any."""
@@ -224,14 +249,16 @@ class _Reading:
                 or code in _INCOMPLETE_CODES
                 or _TRUNCATION.search(text)
             ):
-                self.gap(f"the FHIR server reported {said.strip()}")
+                self.gap(f"the FHIR server reported {said.strip()}", "server-outcome")
             else:
                 self.notes.append(Unmapped(where, "OperationOutcome.issue", said.strip()))
 
     def finish(self) -> None:
         """After the last page: fewer entries than the searchset's ``total`` is a gap."""
         if self.total is not None and self.matches < self.total and not self.gaps:
-            self.gap(f"the server counted {self.total} results but sent {self.matches}")
+            self.gap(
+                f"the server counted {self.total} results but sent {self.matches}", "short-total"
+            )
 
 
 async def gather(
@@ -363,14 +390,18 @@ async def _fetch(
     the same server, at most ``max_pages`` pages fetched."""
     first = urljoin(base, start)
     if not _same_origin(first, base):
-        reading.gap("the searchset's next link points to another server (not followed)")
+        reading.gap(
+            "the searchset's next link points to another server (not followed)", "other-server"
+        )
         return
     url: str | None = first
     fetched = 0
     while url is not None:
         if fetched >= max_pages:
             log.warning("cds prefetch: stopped after %d pages", max_pages)
-            reading.gap(f"more pages remained after the page limit of {max_pages} pages")
+            reading.gap(
+                f"more pages remained after the page limit of {max_pages} pages", "page-cap"
+            )
             return
         response = await client.get(url)
         fetched += 1
@@ -382,7 +413,9 @@ async def _fetch(
         if url is not None and not _same_origin(url, base):
             # The access token goes to the EHR's own server only.
             log.warning("cds prefetch: next link to another server not followed")
-            reading.gap("the searchset's next link points to another server (not followed)")
+            reading.gap(
+                "the searchset's next link points to another server (not followed)", "other-server"
+            )
             return
     reading.finish()
 
@@ -406,7 +439,12 @@ async def _medications(
     timeout_s: float,
     transport: httpx.AsyncBaseTransport | None,
 ) -> None:
-    """Read the Medications that medication resources reference and nobody sent."""
+    """Read the Medications that medication resources reference and nobody sent.
+
+    A Medication every reference to which carries a ``display`` is *optional*: read when it
+    can be, otherwise left out (the import reads the drug from the display). A Medication some
+    reference names without a display is *needed*: not to be had, it is a :class:`Gap` (or
+    a 412 when the server cannot be asked or fails)."""
     base = fhir_server.rstrip("/") + "/" if fhir_server else None
     have: set[str] = set()
     for entries in gathered.entries.values():
@@ -418,27 +456,50 @@ async def _medications(
             if "fullUrl" in entry:
                 have.add(entry["fullUrl"])
     wanted: dict[str, str] = {}  # Medication/<id> -> key
+    needed: set[str] = set()  # of wanted: named somewhere without a display
     for key in MEDICATION_KEYS:
         for resource in gathered.resources(key):
-            ref = _medication_reference(resource)
-            if ref is None or ref in have:
+            found = _medication_reference(resource)
+            if found is None:
+                continue
+            ref, displayed = found
+            if ref in have:
                 continue
             relative = _relative_medication(ref, base)
             if relative is None:
-                gathered.gaps.append(Gap(key, f"the medication {ref} cannot be resolved"))
+                if not displayed:
+                    gathered.gaps.append(
+                        Gap(
+                            key,
+                            f"the medication {ref} cannot be read from the FHIR server "
+                            "(and the reference has no display)",
+                            kind="medication-unresolvable",
+                            target=ref,
+                        )
+                    )
             elif relative not in have:
                 wanted.setdefault(relative, key)
+                if not displayed:
+                    needed.add(relative)
     if not wanted:
         return
-    if len(wanted) > MEDICATION_READS_MAX:
-        for key in sorted(set(wanted.values())):
+    if len(needed) > MEDICATION_READS_MAX:
+        for key in sorted({wanted[ref] for ref in needed}):
             gathered.gaps.append(
-                Gap(key, f"{len(wanted)} referenced Medications were not included (_include)")
+                Gap(
+                    key,
+                    f"{len(needed)} referenced Medications were not included (_include)",
+                    kind="medications-many",
+                )
             )
         return
-    reasons = {k: "referenced Medications were not included" for k in wanted.values()}
-    base = _server(fhir_server, reasons, reasons)
-    refs = list(wanted)
+    optional = [ref for ref in wanted if ref not in needed]
+    refs = [ref for ref in wanted if ref in needed] + optional[: MEDICATION_READS_MAX - len(needed)]
+    if base is None or not _server_allowed(base):
+        if needed:
+            reasons = {wanted[ref]: "referenced Medications were not included" for ref in needed}
+            _server(fhir_server, reasons, reasons)  # raises PrefetchUnavailable
+        return  # only optional ones: the displays name the drugs
     async with _client(access_token, timeout_s, transport) as client:
         results = await asyncio.gather(
             *(client.get(urljoin(base, ref)) for ref in refs), return_exceptions=True
@@ -447,34 +508,58 @@ async def _medications(
     for ref, result in zip(refs, results, strict=True):
         key = wanted[ref]
         if isinstance(result, BaseException):
-            failed[key] = "the FHIR server could not be read (a referenced Medication)"
+            if ref in needed:
+                failed[key] = "the FHIR server could not be read (a referenced Medication)"
             continue
         if result.status_code in (404, 410):
-            gathered.gaps.append(Gap(key, f"the referenced {ref} is not on the FHIR server"))
+            if ref in needed:
+                gathered.gaps.append(
+                    Gap(
+                        key,
+                        f"the referenced {ref} is not on the FHIR server "
+                        "(and the reference has no display)",
+                        kind="medication-missing",
+                        target=ref,
+                    )
+                )
             continue
         try:
             document = _document(result)
         except (_FetchError, ValueError):
-            failed[key] = "the FHIR server could not be read (a referenced Medication)"
+            if ref in needed:
+                failed[key] = "the FHIR server could not be read (a referenced Medication)"
             continue
         if document.get("resourceType") != "Medication":
-            gathered.gaps.append(Gap(key, f"{ref} did not answer a Medication"))
+            if ref in needed:
+                gathered.gaps.append(
+                    Gap(
+                        key,
+                        f"{ref} did not answer a Medication",
+                        kind="medication-missing",
+                        target=ref,
+                    )
+                )
             continue
         gathered.entries[key].append({"resource": document})
     if failed:
         raise PrefetchUnavailable(failed)
 
 
-def _medication_reference(resource: Mapping[str, Any]) -> str | None:
+def _medication_reference(resource: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """The ``medicationReference`` of a medication resource and whether it has a display
+    (None: none, or a contained one, which the import reads)."""
     if resource.get("resourceType") not in _MEDICATION_USERS:
         return None
     if resource.get("status") == "entered-in-error":
         return None
     reference = resource.get("medicationReference")
-    ref = reference.get("reference") if isinstance(reference, dict) else None
+    if not isinstance(reference, dict):
+        return None
+    ref = reference.get("reference")
     if not isinstance(ref, str) or not ref or ref.startswith("#"):
-        return None  # none, or contained: the import reads it
-    return ref
+        return None
+    display = reference.get("display")
+    return ref, isinstance(display, str) and bool(display.strip())
 
 
 def _relative_medication(ref: str, base: str | None) -> str | None:
