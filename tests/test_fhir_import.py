@@ -34,6 +34,7 @@ FIELD = "https://fhir.netnav.org/CodeSystem/case-field"
 VALUE = "https://fhir.netnav.org/CodeSystem/case-value"
 THERAPY = "https://fhir.netnav.org/CodeSystem/therapy"
 MORPHOLOGY = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 DATA = Path(__file__).parent / "data"
 
 
@@ -844,7 +845,8 @@ def test_other_cancer_results_named_by_focus_are_not_used() -> None:
     assert "reported_grade" not in tumor and "nodes" not in tumor
     assert result.case["patient"]["ecog"] == 1  # patient-level facts are unaffected
     assert reasons(result, "Observation/ki-breast") == [
-        "tumor.ki67_percent: about Condition/breast (C50.911), not the neuroendocrine neoplasm: not used"
+        "Ki-67 result (tumor.ki67_percent): about Condition/breast (C50.911), "
+        "not the neuroendocrine tumour: not used"
     ]
     assert (
         "another primary cancer, not a neuroendocrine neoplasm"
@@ -866,10 +868,15 @@ def test_two_cancers_and_an_unlinked_tumour_result_leave_the_field_unknown() -> 
     assert "ki67_percent" not in result.case["tumor"] and "ki67_history" not in result.case["tumor"]
     assert result.case["patient"]["labs"]["chromogranin_a_x_uln"] == 3  # a NET marker: kept
     [why] = reasons(result, "Observation/ki")
-    assert (
-        "two cancers in the record" in why and "names neither" in why and "Observation.focus" in why
-    )
+    assert why.startswith("Ki-67 result (tumor.ki67_percent): another active cancer is recorded")
+    assert "not linked to the neuroendocrine tumour" in why and "Observation.focus" in why
     assert "left unknown" in reasons(result, "Observation/ki-net")[0]
+    # one plain-words summary on the competing cancer's Condition
+    assert reasons(result, "Condition/breast")[0] == (
+        "Another active cancer is recorded (Condition/breast, C50.911): 1 tumour result not "
+        "linked to the neuroendocrine tumour was not used (Ki-67). Link each result to the "
+        "NET's Condition (Observation.focus) to use it."
+    )
     # the mCODE related-condition extension links a result like focus does
     linked = ki67(
         "ki",
@@ -901,7 +908,7 @@ def test_metastasis_of_another_cancer_is_not_the_nets(url: str) -> None:
 def test_unlinked_metastasis_with_two_cancers_is_unknown_but_c7b_is_the_nets() -> None:
     result = run(BREAST, condition("bone", "C79.51"))
     assert "metastases" not in result.case["tumor"]
-    assert "names neither" in reasons(result, "Condition/bone")[0]
+    assert "not linked to the neuroendocrine tumour" in reasons(result, "Condition/bone")[0]
     assert run(BREAST, condition("liver", "C7B.02")).case["tumor"]["metastases"] == ["liver"]
 
 
@@ -910,6 +917,60 @@ def test_organ_code_without_neuroendocrine_morphology_counts_as_another_cancer()
     result = run(adeno, ki67("ki", 40))
     assert result.case["tumor"]["primary_site"] == "small_intestine"
     assert "ki67_percent" not in result.case["tumor"]
+
+
+GRADE = obs("grade", LOINC, "33732-9", valueCodeableConcept=coded(SNOMED, "1155707008"))
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        (condition("bcc", "C44.91"), "non-melanoma skin cancer"),
+        (
+            condition("prostate", "C61", clinicalStatus=coded(CLINICAL, "resolved")),
+            "recorded as resolved",
+        ),
+        (
+            condition("prostate", "C61", clinicalStatus=coded(CLINICAL, "remission")),
+            "recorded as remission",
+        ),
+        (condition("prostate", "C61", abatementDateTime="2015-04-01"), "abated 2015-04-01"),
+        (condition("dcis", "D05.11"), "in-situ neoplasm"),
+        (condition("cis", "C53.9", morphology="8070/2"), "in-situ neoplasm"),
+        (condition("workup", "C80.1"), "unspecified site"),
+        (condition("ileum", "C17.9"), "organ of the neuroendocrine primary (small_intestine)"),
+    ],
+)
+def test_a_cancer_that_does_not_compete_leaves_the_nets_results(
+    other: dict[str, Any], why: str
+) -> None:
+    result = run(other, ki67("ki", 12), GRADE)
+    tumor = result.case["tumor"]
+    assert tumor["ki67_percent"] == 12 and tumor["primary_site"] == "small_intestine"
+    assert "reported_grade" in tumor
+    [reason] = reasons(result, f"Condition/{other['id']}")
+    assert why in reason
+    # a result naming that other cancer is still not the NET's
+    named = run(other, ki67("ki", 40, **focus(f"Condition/{other['id']}")))
+    assert "ki67_percent" not in named.case["tumor"]
+
+
+def test_an_abatement_after_as_of_leaves_the_cancer_active() -> None:
+    later = condition("prostate", "C61", abatementDateTime="2027-01-01")
+    assert "ki67_percent" not in run(later, ki67("ki", 12)).case["tumor"]
+
+
+def test_the_same_organ_rule_needs_the_nets_site() -> None:
+    pancreas = condition("pnet", "C25.4")
+    result = import_bundle(bundle(pancreas, condition("enc", "C25.9"), ki67("ki", 7)))
+    assert result.case["tumor"]["ki67_percent"] == 7
+    # a lung cancer beside a pancreatic NET competes
+    result = import_bundle(bundle(pancreas, condition("lung", "C34.90"), ki67("ki", 7), GRADE))
+    assert "ki67_percent" not in result.case["tumor"]
+    assert reasons(result, "Condition/lung")[0].startswith(
+        "Another active cancer is recorded (Condition/lung, C34.90): 2 tumour results not "
+        "linked to the neuroendocrine tumour were not used (Ki-67, grade)."
+    )
 
 
 PATIENT = {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1960-01-01"}
@@ -1150,3 +1211,8 @@ def test_ki67_as_text_only_when_a_plain_percentage(text: str, percent: float | N
         assert "not a plain percentage" in reasons(result, "Observation/k")[0]
     else:
         assert result.provenance["tumor.ki67_percent"] == ["Observation/k.valueString"]
+
+
+def test_focus_with_a_history_version_names_the_condition() -> None:
+    result = run(BREAST, ki67("ki", 9, **focus("Condition/primary/_history/3")))
+    assert result.case["tumor"]["ki67_percent"] == 9

@@ -7,10 +7,13 @@ not fill a tumour-specific field (cancers.yaml ``tumour_specific_fields``):
 
 * ``other``: it names (``Observation.focus`` or a condition-link extension of cancers.yaml)
   only another cancer's Condition — not the NEN's result, never used;
-* ``ambiguous``: the record holds another cancer and the entry names neither cancer (or a
-  Condition that is not in the record, or both) — the field it would fill is left unknown.
+* ``ambiguous``: the record holds another *active* cancer (:func:`not_competing`: not
+  resolved, in remission or abated, not in situ, not a skin cancer, not a malignancy of
+  unspecified site, not the NEN's own organ) and the entry names neither cancer (or a
+  Condition that is not in the record), or it names both — the field it would fill is left
+  unknown.
 
-With no other cancer in the record nothing is withheld (the record is the NEN's).
+With no active other cancer in the record only entries naming another cancer are withheld.
 :func:`withhold` applies the verdicts to the gathered candidates. The code ranges and the field
 list are data (``data/cancers.yaml``).
 """
@@ -25,7 +28,15 @@ from netnav.fhir.codes import CodeTables, normal_icdo3
 from netnav.fhir.facts import Candidate, Facts
 from netnav.fhir.values import codings
 
-__all__ = ["Verdict", "attribute", "classify", "describe_condition", "withhold"]
+__all__ = [
+    "Verdict",
+    "attribute",
+    "classify",
+    "describe_condition",
+    "not_competing",
+    "primary_sites",
+    "withhold",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +110,53 @@ def describe_condition(cond: Any, label: str) -> str:
     return f"{label} ({text})" if text else label
 
 
+def primary_sites(cond: Any, tables: CodeTables) -> set[str]:
+    """The NEN primary sites a Condition's codes and body sites name (sites.yaml)."""
+    found: set[str] = set()
+    for code in _icd10(cond, tables):
+        hit = tables.icd10(code, "primary")
+        if hit is not None and hit[1]["sets"].get("tumor.primary_site"):
+            found.add(str(hit[1]["sets"]["tumor.primary_site"]))
+    for concept in cond.bodySite or []:
+        for system, snomed, _ in codings(concept):
+            if system == tables.uri("snomed") and snomed in tables.body_sites:
+                site = tables.body_sites[snomed].get("primary")
+                if site:
+                    found.add(str(site))
+    return found
+
+
+def not_competing(
+    cond: Any, tables: CodeTables, net_sites: set[str], abated: str | None
+) -> str | None:
+    """Why another cancer's Condition does not compete with the NEN for tumour results
+    (cancers.yaml: not active, in situ, skin, unspecified site, the NEN's own organ), or
+    ``None`` when it does. ``abated``: the importer's abatement text (``abated 2015-03``)."""
+    for _, code, _ in codings(cond.clinicalStatus):
+        if code in tables.inactive_statuses:
+            return f"recorded as {code}"
+        break
+    if abated is not None:
+        return abated
+    for code in _icd10(cond, tables):
+        reason = tables.not_competing_reason(code)
+        if reason is not None:
+            return f"ICD-10 {code}: {reason}"
+    for morphology in _morphology_codes(cond, tables):
+        reason = tables.not_competing_behaviour.get(morphology.rpartition("/")[2])
+        if reason is not None:
+            return f"ICD-O-3 {morphology}: {reason}"
+    for code in _icd10(cond, tables):
+        same = set(tables.organ_sites(code)) & net_sites
+        if same:
+            return (
+                f"ICD-10 {code} names the organ of the neuroendocrine primary "
+                f"({', '.join(sorted(same))}): read as the same tumour coded before pathology, "
+                "not another cancer"
+            )
+    return None
+
+
 def _link_references(resource: Any, tables: CodeTables) -> list[str]:
     refs: list[str] = []
     for ref in getattr(resource, "focus", None) or []:
@@ -118,18 +176,24 @@ def attribute(
     describe: dict[str, str],
     resolve: Callable[[str], str | None],
     tables: CodeTables,
+    competing: set[str] | None = None,
 ) -> dict[str, Verdict]:
     """Verdicts for Observations and secondary-cancer Conditions.
 
     ``entries``: ``(label, type, resource)``; ``kinds``: Condition label → :func:`classify`
     result; ``describe``: Condition label → report text; ``resolve``: a reference → the
-    label of the entry it names (``None`` when not in the record).
+    label of the entry it names (``None`` when not in the record); ``competing``: the other
+    cancers that are active (:func:`not_competing`; default: every ``other``). An entry naming
+    only another cancer is never used; one naming neither is left unknown only while a
+    competing cancer is in the record.
     """
-    others = [label for label, kind in kinds.items() if kind == "other"]
-    if not others:
+    all_others = [label for label, kind in kinds.items() if kind == "other"]
+    if not all_others:
         return {}
+    others = [o for o in all_others if competing is None or o in competing]
     nets = [label for label, kind in kinds.items() if kind == "net"]
     other_text = ", ".join(describe[o] for o in others)
+    named_only = "the mCODE related-primary-cancer-condition extension"
     verdicts: dict[str, Verdict] = {}
     for label, type_, resource in entries:
         if type_ == "Condition":
@@ -140,7 +204,7 @@ def attribute(
             net_specific = any(tables.is_net_secondary_code(c) for c in codes) or any(
                 m.split("/")[0] + "/3" in tables.morphology for m in morph
             )
-            link = "the mCODE related-primary-cancer-condition extension"
+            link = named_only
         elif type_ == "Observation":
             net_specific = False
             link = "Observation.focus"
@@ -154,33 +218,34 @@ def attribute(
         if named_other and not named_net:
             shown = ", ".join(describe.get(t, t) for t in named_other)
             verdicts[label] = Verdict(
-                "other", f"about {shown}, not the neuroendocrine neoplasm: not used"
+                "other", f"about {shown}, not the neuroendocrine tumour: not used"
             )
-        elif named_other and named_net:
+        elif named_other:
+            shown = ", ".join(describe.get(t, t) for t in named_other)
             verdicts[label] = Verdict(
                 "ambiguous",
-                f"names both the neuroendocrine neoplasm and another cancer ({other_text}); "
-                "left unknown",
+                f"names both the neuroendocrine tumour and another cancer ({shown}); left unknown",
             )
-        elif named_net or net_specific:
+        elif named_net or net_specific or not others:
             continue
         elif missing:
             verdicts[label] = Verdict(
                 "ambiguous",
-                f"names {', '.join(missing)}, which is not in the record, and the record holds "
-                f"another cancer ({other_text}); left unknown",
+                f"names {', '.join(missing)}, which is not in the record, and another active "
+                f"cancer is recorded ({other_text}); left unknown",
             )
         elif nets:
             verdicts[label] = Verdict(
                 "ambiguous",
-                f"two cancers in the record ({', '.join(describe[n] for n in nets)}; "
-                f"{other_text}) and this entry names neither; link it with {link}; left unknown",
+                f"another active cancer is recorded ({other_text}) and this result is not linked "
+                f"to the neuroendocrine tumour ({', '.join(describe[n] for n in nets)}); "
+                f"link it with {link} to use it; left unknown",
             )
         else:
             verdicts[label] = Verdict(
                 "ambiguous",
-                f"the record holds another cancer ({other_text}) and no neuroendocrine primary "
-                f"this entry names; link it with {link}; left unknown",
+                f"another active cancer is recorded ({other_text}) and no neuroendocrine primary "
+                f"this result is linked to; link it with {link} to use it; left unknown",
             )
     return verdicts
 
@@ -191,10 +256,12 @@ def withhold(
     sstr: list[Candidate],
     verdicts: dict[str, Verdict],
     tables: CodeTables,
+    withheld: dict[str, set[str]] | None = None,
 ) -> tuple[list[Any], list[Candidate]]:
     """Remove tumour-specific candidates of entries with a verdict (each listed); a field with
     an ``ambiguous`` candidate is left unknown altogether (its other candidates listed too).
-    Returns the Ki-67 values and SSTR panels kept."""
+    Returns the Ki-67 values and SSTR panels kept; ``withheld`` (if given) gathers, per
+    resource not linked to the NEN, the fields it would have filled."""
     if not verdicts:
         return ki67, sstr
 
@@ -203,8 +270,13 @@ def withhold(
         if not hit:
             return items
         ambiguous = [i for i in hit if verdicts[resource(i)].kind == "ambiguous"]
+        shown = f"{tables.field_name(path)} result ({path})"
         for item in hit:
-            facts.note(resource(item), _element(item), f"{path}: {verdicts[resource(item)].reason}")
+            facts.note(
+                resource(item), _element(item), f"{shown}: {verdicts[resource(item)].reason}"
+            )
+            if withheld is not None and verdicts[resource(item)].kind == "ambiguous":
+                withheld.setdefault(resource(item), set()).add(path)
         kept = [i for i in items if resource(i) not in verdicts]
         if ambiguous:
             cause = resource(ambiguous[0])
@@ -212,8 +284,8 @@ def withhold(
                 facts.note(
                     resource(item),
                     _element(item),
-                    f"{path}: left unknown: {cause} may be this tumour's newer or differing "
-                    "result and names neither cancer",
+                    f"{shown}: left unknown: {cause}, not linked to either cancer, may be this "
+                    "tumour's newer or differing result",
                 )
             return []
         return kept

@@ -102,7 +102,19 @@ class CodeTables:
             }
         self.field_units: dict[str, str] = obs["field_units"]
         cancers = _load("cancers.yaml")
-        self.tumour_specific_fields: tuple[str, ...] = tuple(cancers["tumour_specific_fields"])
+        self.tumour_fields: dict[str, str] = dict(cancers["tumour_specific_fields"])
+        self.tumour_specific_fields: tuple[str, ...] = tuple(self.tumour_fields)
+        self.inactive_statuses: frozenset[str] = frozenset(cancers["inactive_statuses"])
+        self.not_competing_ranges: tuple[tuple[str, str, str], ...] = tuple(
+            (str(i["range"][0]), str(i["range"][1]), str(i["reason"]))
+            for i in cancers["not_competing_icd10"]
+        )
+        self.not_competing_behaviour: dict[str, str] = {
+            str(k): str(v) for k, v in cancers["not_competing_behaviour"].items()
+        }
+        self.same_organ: dict[str, list[str]] = {
+            str(k): list(v) for k, v in cancers["same_organ"].items()
+        }
         self.other_cancer_ranges: tuple[tuple[str, str], ...] = tuple(
             (str(r[0]), str(r[1])) for r in cancers["icd10_other_primary_cancer"]
         )
@@ -161,6 +173,28 @@ class CodeTables:
         """A secondary-neoplasm code that only a neuroendocrine tumour has (C7B)."""
         text = normal_icd10(code)
         return any(text.startswith(prefix) for prefix in self.net_secondary_prefixes)
+
+    def not_competing_reason(self, code: str) -> str | None:
+        """Why a cancer code never competes with the NEN (cancers.yaml
+        ``not_competing_icd10``), or ``None``."""
+        category = normal_icd10(code)[:3]
+        for low, high, reason in self.not_competing_ranges:
+            if len(category) == 3 and low <= category <= high:
+                return reason
+        return None
+
+    def organ_sites(self, code: str) -> list[str]:
+        """The NEN primary sites of the organ an ICD-10 code names (cancers.yaml
+        ``same_organ``)."""
+        hit = self._by_prefix(self.same_organ, normal_icd10(code))
+        return [] if hit is None else list(hit[1])
+
+    def field_name(self, path: str) -> str:
+        """The plain name of a tumour field (``Ki-67``), else the path."""
+        for field, name in self.tumour_fields.items():
+            if path == field or path.startswith(field + "."):
+                return name
+        return path
 
     def is_tumour_specific(self, path: str) -> bool:
         """A case field that describes one tumour (cancers.yaml ``tumour_specific_fields``)."""

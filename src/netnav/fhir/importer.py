@@ -19,7 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from netnav.fhir.cancers import attribute, classify, describe_condition, withhold
+from netnav.fhir.cancers import (
+    attribute,
+    classify,
+    describe_condition,
+    not_competing,
+    primary_sites,
+    withhold,
+)
 from netnav.fhir.codes import CodeTables, tables
 from netnav.fhir.condition import (
     Morphology,
@@ -118,7 +125,7 @@ def _import(
     entries = [e for e in entries if _usable(e, as_of, stamp, facts)]
     finals = _final_results(entries)
     entries = [e for e in entries if not _preliminary_superseded(e, finals, facts)]
-    kinds, verdicts = _attribution(entries, read, codes)
+    kinds, verdicts, calm = _attribution(entries, read, codes, as_of)
 
     special = Special()
     morphologies: list[Morphology] = []
@@ -129,7 +136,10 @@ def _import(
             read_patient(resource, entry.label, as_of, facts)
         elif entry.type == "Condition":
             if kinds.get(entry.label) == "other":
-                facts.note(entry.label, "Condition.code", _other_cancer(resource, entry, codes))
+                why = calm.get(entry.label)
+                facts.note(
+                    entry.label, "Condition.code", _other_cancer(resource, entry, codes, why)
+                )
                 continue
             morphologies += read_condition(
                 resource,
@@ -147,7 +157,11 @@ def _import(
             treatment_entries.append(entry)
         elif entry.type != "Medication":
             facts.note(entry.label, entry.type, _NOT_FACTS)
-    special.ki67, special.sstr = withhold(facts, special.ki67, special.sstr, verdicts, codes)
+    withheld: dict[str, set[str]] = {}
+    special.ki67, special.sstr = withhold(
+        facts, special.ki67, special.sstr, verdicts, codes, withheld
+    )
+    _summarise_withheld(withheld, kinds, calm, entries, codes, facts)
 
     values: dict[str, Any] = {}
     provenance: dict[str, list[str]] = {}
@@ -236,29 +250,94 @@ def _same_patient(entry: Entry, patient: RecordPatient, facts: Facts) -> bool:
 
 
 def _attribution(
-    entries: list[Entry], read: ReadBundle, codes: CodeTables
-) -> tuple[dict[str, str], dict[str, Any]]:
+    entries: list[Entry], read: ReadBundle, codes: CodeTables, as_of: date | None
+) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+    """(Condition label → kind, verdicts, other cancer → why it does not compete)."""
     kinds: dict[str, str] = {}
     describe: dict[str, str] = {}
     labels: dict[int, str] = {id(e.resource): e.label for e in entries}
-    for entry in entries:
-        if entry.type == "Condition":
-            kind = classify(entry.resource, codes)
-            if kind is not None:
-                kinds[entry.label] = kind
-                describe[entry.label] = describe_condition(entry.resource, entry.label)
+    conditions = {e.label: e.resource for e in entries if e.type == "Condition"}
+    for label, cond in conditions.items():
+        kind = classify(cond, codes)
+        if kind is not None:
+            kinds[label] = kind
+            describe[label] = describe_condition(cond, label)
+    net_sites: set[str] = set()
+    for label, kind in kinds.items():
+        if kind == "net":
+            net_sites |= primary_sites(conditions[label], codes)
+    calm: dict[str, str] = {}
+    for label, kind in kinds.items():
+        if kind == "other":
+            why = not_competing(
+                conditions[label], codes, net_sites, _abated(conditions[label], as_of)
+            )
+            if why is not None:
+                calm[label] = why
 
     def resolve(reference: str) -> str | None:
         found = read.resolve(reference)
         return None if found is None else labels.get(id(found))
 
+    competing = {label for label, kind in kinds.items() if kind == "other"} - set(calm)
     verdicts = attribute(
-        ((e.label, e.type, e.resource) for e in entries), kinds, describe, resolve, codes
+        ((e.label, e.type, e.resource) for e in entries),
+        kinds,
+        describe,
+        resolve,
+        codes,
+        competing,
     )
-    return kinds, verdicts
+    return kinds, verdicts, calm
 
 
-def _other_cancer(cond: Any, entry: Entry, codes: CodeTables) -> str:
+def _summarise_withheld(
+    withheld: dict[str, set[str]],
+    kinds: dict[str, str],
+    calm: dict[str, str],
+    entries: list[Entry],
+    codes: CodeTables,
+    facts: Facts,
+) -> None:
+    """One plain-words entry on the competing cancer's Condition: how many tumour results were
+    not used because they are not linked to the NEN."""
+    if not withheld:
+        return
+    competing = [label for label, kind in kinds.items() if kind == "other" and label not in calm]
+    if not competing:
+        return
+    conditions = {e.label: e.resource for e in entries}
+    shown = "; ".join(
+        c + describe_condition(conditions[c], "")[2:-1].join((", ", "")) for c in competing
+    )
+    order = list(codes.tumour_specific_fields)
+    names: list[str] = []
+    paths = {p for found in withheld.values() for p in found}
+    for path in sorted(
+        paths, key=lambda p: next(i for i, f in enumerate(order) if p.startswith(f))
+    ):
+        name = codes.field_name(path)
+        if name not in names:
+            names.append(name)
+    count = len(withheld)
+    results = "result" if count == 1 else "results"
+    were = "was" if count == 1 else "were"
+    facts.unmapped.insert(
+        0,
+        Unmapped(
+            competing[0],
+            "Condition",
+            f"Another active cancer is recorded ({shown}): {count} tumour {results} not linked "
+            f"to the neuroendocrine tumour {were} not used ({', '.join(names)}). Link each "
+            "result to the NET's Condition (Observation.focus) to use it.",
+        ),
+    )
+
+
+def _other_cancer(cond: Any, entry: Entry, codes: CodeTables, calm: str | None = None) -> str:
+    shown = describe_condition(cond, entry.label)
+    if calm is not None and ("organ of the neuroendocrine primary" in calm or "C80" in calm):
+        return f"{shown}: {calm}; its code alone does not give the primary (no neuroendocrine morphology)"
     hint = ""
     for _, code, _ in codings(cond.code):
         hit = codes.icd10(str(code or ""), "primary")
@@ -268,10 +347,15 @@ def _other_cancer(cond: Any, entry: Entry, codes: CodeTables) -> str:
                 "neuroendocrine morphology (ICD-O-3) on the same Condition)"
             )
             break
+    if calm is not None:
+        return (
+            f"{shown}: another cancer, not a neuroendocrine neoplasm{hint}; {calm}, so it is "
+            "not counted as a second active cancer: this record's tumour results are read as "
+            "the neuroendocrine tumour's unless they name this Condition"
+        )
     return (
-        f"{describe_condition(cond, entry.label)}: another primary cancer, not a "
-        f"neuroendocrine neoplasm{hint}; not the tumour netnav plans, and tumour results "
-        "that name it are not used"
+        f"{shown}: another primary cancer, not a neuroendocrine neoplasm{hint}; not the "
+        "tumour netnav plans, and tumour results that name it are not used"
     )
 
 

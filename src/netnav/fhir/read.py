@@ -94,10 +94,13 @@ class ReadBundle:
 
     def resolve(self, reference: str) -> Any | None:
         """The resource a reference names (``Medication/abc``, a fullUrl such as
-        ``urn:uuid:…``, or an absolute URL ending in ``Type/id``), or ``None``."""
+        ``urn:uuid:…``, or an absolute URL ending in ``Type/id``, each optionally followed by
+        ``/_history/version``), or ``None``."""
         found = self._index.get(reference)
         if found is None and "/" in reference:
             parts = reference.rstrip("/").split("/")
+            if "_history" in parts:  # Condition/x/_history/3: the resource, any version
+                parts = parts[: parts.index("_history")]
             if len(parts) >= 2:
                 found = self._index.get(f"{parts[-2]}/{parts[-1]}")
         return None if found is None else found.resource
