@@ -815,6 +815,42 @@ def test_plan_card_lists_what_the_import_did_not_use(web: WebApp, signer: Signer
     assert plan["indicator"] == "info"  # SSA-responsive, nothing to avoid, no caution
 
 
+def test_not_used_groups_like_items_with_a_count(web: WebApp, signer: Signer) -> None:
+    """600 heart rates are one line, not 600 (break test c3)."""
+    resources = _record_with_vital_signs_first(600)
+    response = call(web, signer, sandbox_request(prefetch_of(resources)))
+    assert response.status_code == 200, response.text
+    detail = response.json()["cards"][-1]["detail"]
+    not_used = detail.split("### Not used from the record", 1)[1].split("\n---", 1)[0]
+    items = [line for line in not_used.splitlines() if line.startswith("- ")]
+    assert any(
+        line.startswith("- 600 × Observation `Observation.code`: ") and "8867-4" in line
+        for line in items
+    ), items
+    assert "hr-1 " not in not_used and len(items) <= 16
+    assert len(detail) < 20_000
+
+
+def test_not_used_shows_at_most_fifteen_groups_then_how_many_more() -> None:
+    from netnav.fhir import Unmapped
+    from netnav.web.cds_cards import UNMAPPED_GROUPS_SHOWN, unmapped_md
+
+    items = [
+        Unmapped(f"Observation/o{i}-{j}", "Observation.code", f"code {i}: not a code netnav reads")
+        for i in range(20)
+        for j in range(3)
+    ]
+    lines = unmapped_md(items, "https://netnav.example")
+    listed = [line for line in lines if line.startswith("- ")]
+    assert UNMAPPED_GROUPS_SHOWN == 15 and len(listed) == 16
+    assert listed[0] == "- 3 × Observation `Observation.code`: code 0: not a code netnav reads"
+    assert listed[-1].startswith("- … and 15 more (the full list: load the record as a FHIR")
+    assert "(https://netnav.example/plans/new/fhir)" in listed[-1]
+    assert "60 elements of the record" in "\n".join(lines)
+    [single] = [line for line in unmapped_md(items[:1]) if line.startswith("- ")]
+    assert single == "- Observation/o0-0 `Observation.code`: code 0: not a code netnav reads"
+
+
 def test_indicator_follows_the_plan() -> None:
     from netnav.knowledge.load import default_knowledge
     from netnav.web.cds_cards import indicator, urgent_options

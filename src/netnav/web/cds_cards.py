@@ -68,7 +68,8 @@ OVERRIDE_REASONS: Final[tuple[dict[str, str], ...]] = (
     {"system": OVERRIDE_SYSTEM, "code": "clinical-judgement", "display": "Clinical judgement"},
 )  # fmt: skip
 """Override reasons offered on every card (``overrideReasons``); feedback may cite them."""
-UNMAPPED_SHOWN: Final = 10
+UNMAPPED_GROUPS_SHOWN: Final = 15
+"""At most this many lines (groups of like items) in a card's "Not used from the record"."""
 _MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#!|<>&~])")
 
 
@@ -230,10 +231,16 @@ def _missing_md(plan: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def unmapped_md(unmapped: Sequence[Unmapped]) -> list[str]:
-    """The record's data that netnav did not use (first :data:`UNMAPPED_SHOWN`)."""
+def unmapped_md(unmapped: Sequence[Unmapped], base_url: str = "") -> list[str]:
+    """The record's data that netnav did not use, grouped: the items of one resource type with
+    the same element and reason are one line with their count (600 heart rates are one line);
+    the first :data:`UNMAPPED_GROUPS_SHOWN` groups, then how many more."""
     if not unmapped:
         return []
+    groups: dict[tuple[str, str, str], list[Unmapped]] = {}
+    for u in unmapped:
+        rtype = re.split(r"[/#]", u.resource, maxsplit=1)[0]
+        groups.setdefault((rtype, u.element, u.reason), []).append(u)
     lines = [
         "",
         "### Not used from the record",
@@ -242,10 +249,17 @@ def unmapped_md(unmapped: Sequence[Unmapped]) -> list[str]:
         "did not become part of the case:",
         "",
     ]
-    for u in unmapped[:UNMAPPED_SHOWN]:
-        lines.append(f"- {md(u.resource)} {code(u.element)}: {md(u.reason)}")
-    if len(unmapped) > UNMAPPED_SHOWN:
-        lines.append(f"- … and {len(unmapped) - UNMAPPED_SHOWN} more (see the saved plan)")
+    shown = list(groups.items())[:UNMAPPED_GROUPS_SHOWN]
+    for (rtype, element, reason), items in shown:
+        who = md(items[0].resource) if len(items) == 1 else f"{len(items)} × {md(rtype)}"
+        lines.append(f"- {who} {code(element)}: {md(reason)}")
+    rest = len(unmapped) - sum(len(items) for _, items in shown)
+    if rest:
+        where = f"[Plan from a FHIR Bundle]({base_url}{FHIR_UPLOAD_PATH})"
+        lines.append(
+            f"- … and {rest} more (the full list: load the record as a FHIR Bundle on {where}, "
+            "or send it to `POST /v1/plans`)"
+        )
     return lines
 
 
@@ -307,7 +321,7 @@ def plan_cards(
     warnings = plan.get("warnings", [])
     if warnings:
         detail += ["", "### Notes", ""] + [f"- {w}" for w in warnings]
-    detail += unmapped_md(unmapped) + _footer(kb, ctx)
+    detail += unmapped_md(unmapped, ctx.base_url) + _footer(kb, ctx)
     cards.append(_card(ctx, "plan", _plan_summary(plan), indicator(plan, kb, case_doc), kb, detail))
     return cards
 
@@ -336,7 +350,7 @@ def unplannable_card(
             "neuroendocrine code (ICD-10-CM C7A/C7B, or an ICD-O-3 morphology 8240/3, 8249/3, "
             "8246/3, 8041/3, 8013/3, 8154/3) and its site.",
         ]
-    detail += unmapped_md(unmapped) + _footer(kb, ctx)
+    detail += unmapped_md(unmapped, ctx.base_url) + _footer(kb, ctx)
     text = f"netnav cannot plan from this record: {first} missing or invalid"
     return _card(ctx, "unplannable", text, "info", kb, detail, links=False)
 
