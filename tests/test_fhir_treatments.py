@@ -1123,3 +1123,137 @@ def test_regimen_name_merges_with_its_drugs_written_separately() -> None:
 @pytest.mark.parametrize("text", ["Keppra (levetiracetam)", "step-down", "Epoetin alfa"])
 def test_regimen_names_need_whole_words(text: str) -> None:
     assert run([request("r1", concept(text), authoredOn="2024-03-01")]).treatments == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lutathera cycle 2 of 4 — dosimetry performed",  # m11
+        "Lutathera cycle 3 of 4 – dosimetry SPECT/CT",  # en dash
+        "Lutathera 7.4 GBq dosimetry",  # the administration marker keeps the clause
+        "Lutathera 3/4, dosimetry performed",
+    ],
+)
+def test_prrt_cycles_with_dosimetry_remarks_count(text: str) -> None:
+    result = run([procedure("p1", concept(text), performedDateTime="2024-01-15")])
+    assert [t["therapy"] for t in result.treatments] == ["prrt_lu177_dotatate"]
+
+
+def test_four_prrt_cycles_with_dosimetry_are_one_course() -> None:  # m11
+    procs = [
+        procedure(
+            f"p{n}",
+            concept(f"Lutathera cycle {n} of 4 — dosimetry performed"),
+            performedDateTime=day,
+        )
+        for n, day in enumerate(["2024-01-15", "2024-03-12", "2024-05-07", "2024-07-02"], 1)
+    ]
+    [item] = run(procs).treatments
+    assert (item["therapy"], item["start"]) == ("prrt_lu177_dotatate", "2024-01-15")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Distal pancreatectomy for PET-avid lesion",  # p04d
+        "Distal pancreatectomy (CT-detected tail lesion)",  # p04e
+        "Distal pancreatectomy of lesion seen on PET",
+        "Distal pancreatectomy for biopsy-proven NET",
+    ],
+)
+def test_imaging_words_as_modifiers_do_not_veto(text: str) -> None:
+    result = run(
+        [procedure("p1", concept(text), performedDateTime="2023-05-01")], primary_site="pancreas"
+    )
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert result.tumor == {"primary_removed": True}
+
+
+@pytest.mark.parametrize(
+    ("extra", "listed"),
+    [
+        ({"note": [{"text": "Laparoscopic approach abandoned, converted to open."}]}, False),  # p05
+        ({"note": [{"text": "Lap procedure abandoned (converted)."}]}, True),  # p15
+        ({"note": [{"text": "Patient initially declined surgery."}]}, True),  # p06
+        ({"note": [{"text": "Patient declined blood transfusion."}]}, False),  # p06b
+        ({"outcome": concept("Surgery successful; fistula closure unsuccessful")}, True),  # p11
+        ({"note": [{"text": "Surgery postponed once."}]}, True),  # p33
+        ({"statusReason": concept("patient refused splenectomy")}, True),  # p35
+    ],
+)
+def test_remarks_about_other_things_or_qualified_keep_the_resection(
+    extra: dict[str, Any], listed: bool
+) -> None:
+    res = procedure("p1", concept("Distal pancreatectomy"), performedDateTime="2023-05-01", **extra)
+    result = run([res], primary_site="pancreas")
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert result.tumor == {"primary_removed": True}
+    assert any("kept (check)" in u.reason for u in result.unmapped) is listed
+
+
+@pytest.mark.parametrize(
+    ("extra", "word"),
+    [
+        ({"note": [{"text": "Pancreatectomy abandoned: liver metastases found."}]}, "abandoned"),
+        ({"note": [{"text": "Patient declined surgery."}]}, "declined"),
+        ({"statusReason": concept("Declined")}, "declined"),
+        ({"outcome": concept(None, (SNOMED, "385671000", "Unsuccessful"))}, "Unsuccessful"),
+        ({"outcome": concept("Surgery successful", (SNOMED, "385671000", "Unsuccessful"))},
+         "Unsuccessful"),
+    ],
+)  # fmt: skip
+def test_not_done_about_the_resection_itself_still_vetoes(extra: dict[str, Any], word: str) -> None:
+    res = procedure("p1", concept("Distal pancreatectomy"), performedDateTime="2023-05-01", **extra)
+    result = run([res], primary_site="pancreas")
+    assert result.treatments == []
+    assert result.tumor == {}
+    assert reasons(result)["Procedure/p1"].startswith(repr(word))
+
+
+def test_each_clause_is_read_on_its_own() -> None:  # p25
+    res = procedure(
+        "p1",
+        concept("Robotic distal pancreatectomy; liver RFA deferred"),
+        performedDateTime="2023-05-01",
+    )
+    result = run([res], primary_site="pancreas")
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert result.tumor == {"primary_removed": True}
+    assert reasons(result)["Procedure/p1"] == (
+        "'deferred': the procedure was not performed (thermal_ablation not imported)"
+    )
+
+
+def test_two_treatments_in_one_procedure_are_two_items() -> None:
+    res = procedure(
+        "p1",
+        concept("Distal pancreatectomy and intraoperative microwave ablation of liver metastasis"),
+        performedDateTime="2023-05-01",
+    )
+    result = run([res], primary_site="pancreas")
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection", "thermal_ablation"]
+    assert result.tumor == {"primary_removed": True}
+    assert result.provenance["tumor.primary_removed"] == ["Procedure/p1.code"]
+
+
+def test_a_vetoed_clause_does_not_veto_the_treatment_in_another() -> None:
+    res = procedure(
+        "p1",
+        concept("Right hemicolectomy — staging CT scan next month; PRRT planning"),
+        performedDateTime="2023-05-01",
+    )
+    result = run([res], primary_site="small_intestine")
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert "prrt_other not imported" in reasons(result)["Procedure/p1"]
+
+
+def test_refusal_in_brackets_is_about_its_own_object() -> None:  # p35
+    res = procedure(
+        "p1",
+        concept("Distal pancreatectomy (patient refused splenectomy)"),
+        performedDateTime="2023-05-01",
+    )
+    result = run([res], primary_site="pancreas")
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert result.tumor == {"primary_removed": True}
+    assert "'refused' about something else" in reasons(result)["Procedure/p1"]

@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -210,6 +210,11 @@ class _Tables:
     not_done_words: tuple[re.Pattern[str], ...]
     procedure_negation: re.Pattern[str]
     self_words: tuple[re.Pattern[str], ...]
+    modifier_before: re.Pattern[str]
+    administration_markers: tuple[re.Pattern[str], ...]
+    not_done_qualifiers: tuple[re.Pattern[str], ...]
+    fillers: frozenset[str]
+    persons: frozenset[str]
     unsuccessful_outcomes: frozenset[str]
 
 
@@ -230,6 +235,13 @@ def _first_match(patterns: Iterable[re.Pattern[str]], text: str) -> str | None:
         if found is not None:
             return found.group(0)
     return None
+
+
+def _unique_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for first, second in pairs:
+        seen.setdefault(first, second)
+    return list(seen.items())
 
 
 def _alternatives(words: Iterable[object]) -> str:
@@ -377,6 +389,13 @@ def _tables() -> _Tables:
             r"[\s-]+(?:[\w/-]+\s+){0,2}$"
         ),
         self_words=tuple(_word(w) for w in raw["procedure_self_words"]),
+        modifier_before=re.compile(
+            r"(?<![a-z0-9])(" + _alternatives(raw["procedure_modifier_before"]) + r")\s+$"
+        ),
+        administration_markers=tuple(_word(w) for w in raw["procedure_administration_markers"]),
+        not_done_qualifiers=tuple(_word(w) for w in raw["procedure_not_done_qualifiers"]),
+        fillers=frozenset(str(w).lower() for w in raw["procedure_filler_words"]),
+        persons=frozenset(str(w).lower() for w in raw["procedure_person_words"]),
         unsuccessful_outcomes=frozenset(
             str(c["code"]) for c in raw["procedure_unsuccessful_outcomes"]
         ),
@@ -516,7 +535,8 @@ class _Reader:
 
     # -- one resource ----------------------------------------------------------------
 
-    def read(self, res: Resource, order: int) -> _Entry | None:
+    def read(self, res: Resource, order: int) -> list[_Entry]:
+        """The entries one resource gives (a procedure may name several treatments)."""
         rtype = (
             str(res.get_resource_type())
             if hasattr(res, "get_resource_type")
@@ -525,37 +545,41 @@ class _Reader:
         label = f"{rtype}/{res.id}" if _attr(res, "id") else f"{rtype}#{order}"
         if rtype not in MEDICATION_TYPES and rtype != "Procedure":
             self.note(label, rtype, f"a {rtype} is not a medication or procedure")
-            return None
+            return []
         status = str(_attr(res, "status") or "unknown")
         if status in IGNORED_STATUS[rtype]:
             self.note(label, f"{rtype}.status", f"status {status}: not a treatment given")
-            return None
+            return []
         if status in NOT_KNOWN_GIVEN_STATUS[rtype]:
             why = NOT_KNOWN_GIVEN_STATUS[rtype][status]
             self.note(
                 label, f"{rtype}.status", f"status {status}: {why}, not known to have been given"
             )
-            return None
+            return []
         if _attr(res, "doNotPerform") is True:
             self.note(
                 label,
                 f"{rtype}.doNotPerform",
                 "doNotPerform true: an order not to give it, not a treatment given",
             )
-            return None
+            return []
         intent = _attr(res, "intent")
         if rtype == "MedicationRequest" and intent in NOT_ORDER_INTENTS:
             what = "one option offered" if intent == "option" else "planned"
             self.note(label, f"{rtype}.intent", f"intent {intent}: {what}, not ordered or given")
-            return None
+            return []
         if rtype in MEDICATION_TYPES and self._never_given(res, rtype, label):
-            return None
+            return []
         if rtype == "Procedure":
-            entry = self._procedure(res, label, order)
+            found = self._procedure(res, label, order)
+            if not found:
+                return []
+            entry, others = found[0], found[1:]
         else:
-            entry = self._medication(res, rtype, label, order)
-        if entry is None:
-            return None
+            medication = self._medication(res, rtype, label, order)
+            if medication is None:
+                return []
+            entry, others = medication, []
         self._dates(res, rtype, entry)
         if entry.start is not None and entry.start.low > self.as_of:
             self.note(
@@ -563,7 +587,7 @@ class _Reader:
                 _element(rtype, label, entry.start_ref),
                 f"starts {entry.start.text or entry.start.low.year}, after as_of {self.as_of}: ignored",
             )
-            return None
+            return []
         if entry.end is not None and entry.end.low > self.as_of:
             self.note(
                 label,
@@ -578,7 +602,15 @@ class _Reader:
         entry.completed_procedure = rtype == "Procedure" and status == "completed"
         self._stop_reason(res, rtype, entry)
         self._outcome(res, rtype, entry)
-        return entry
+        return [entry] + [
+            replace(
+                entry,
+                option=other.option,
+                removes_primary=other.removes_primary,
+                outcome=dict(entry.outcome),
+            )
+            for other in others
+        ]
 
     def _never_given(self, res: Resource, rtype: str, label: str) -> bool:
         """statusReason says the course never began ("patient never started"): True (listed).
@@ -830,11 +862,15 @@ class _Reader:
             return "octreotide_short_acting"
         return "ssa_unspecified"
 
-    def _procedure(self, res: Resource, label: str, order: int) -> _Entry | None:
+    def _procedure(self, res: Resource, label: str, order: int) -> list[_Entry]:
+        """The treatments one Procedure gives (one per surviving option, in text order)."""
         code = _attr(res, "code")
         ref = f"{label}.code"
         texts = _unique(_texts(code))
-        coded: tuple[str, frozenset[str]] | None = None
+        shown = "; ".join(texts) or "(no text)"
+        # (option, removes_primary, own name patterns) in text order
+        found: list[tuple[str, frozenset[str], tuple[re.Pattern[str], ...]]] = []
+        vetoed: list[tuple[str, str]] = []  # (option, word)
         for coding in _codings(code):
             system, value = _attr(coding, "system"), str(_attr(coding, "code"))
             if system == THERAPY_SYSTEM:
@@ -844,64 +880,96 @@ class _Reader:
                         "Procedure.code",
                         f"therapy code {value!r} is not an option id of options.md",
                     )
-                    return None
-                coded = (value, frozenset())
+                    return []
+                found = [(value, frozenset(), self._own(value))]
                 break
-        if coded is None:
+        if not found:
             for coding in _codings(code):
                 system, value = _attr(coding, "system"), str(_attr(coding, "code"))
                 if system == self.t.snomed_system and value in self.t.procedure_codes:
                     option, _display, sites = self.t.procedure_codes[value]
-                    coded = (option, sites)
+                    found = [(option, sites, self._own(option))]
                     break
-        if coded is not None:
-            option, sites = coded
-            own = tuple(
-                p
-                for rule in self.t.procedure_rules
-                if rule.option == option
-                for group in rule.groups
-                for p in group
-            )
-            if self._not_done(res, label, texts, own, option):
-                return None
-            entry = _Entry(label, "Procedure", order, frozenset(), option, [ref], texts)
-            entry.removes_primary, entry.procedure_code_ref = sites, ref
-            return entry
-        veto: tuple[str, str] | None = None  # (option, word) of the first vetoed name match
-        for rule in self.t.procedure_rules:
-            matched = [
-                t
-                for t in texts
-                if all(any(p.search(t.lower()) for p in group) for group in rule.groups)
-            ]
-            if not matched:
+        if not found:
+            for rule, clause in self._rule_clauses(texts):
+                own = tuple(p for group in rule.groups for p in group)
+                word = self._not_a_treatment(clause, own)
+                if word is not None:
+                    vetoed.append((rule.option, word))
+                elif rule.option not in {o for o, _, _ in found}:
+                    found.append((rule.option, rule.removes_primary, own))
+                else:  # the same treatment named again (another resection): its sites too
+                    found = [
+                        (o, sites | rule.removes_primary if o == rule.option else sites, p)
+                        for o, sites, p in found
+                    ]
+        kept_options = {o for o, _, _ in found}
+        for option, word in _unique_pairs(vetoed):
+            if option in kept_options:
                 continue
-            own = tuple(p for group in rule.groups for p in group)
-            word = self._not_a_treatment(matched, own)
-            if word is not None:
-                veto = veto or (rule.option, word)
-                continue
-            if self._not_done(res, label, matched, own, rule.option):
-                return None
-            entry = _Entry(label, "Procedure", order, frozenset(), rule.option, [ref], texts)
-            entry.removes_primary, entry.procedure_code_ref = rule.removes_primary, ref
-            return entry
-        shown = "; ".join(texts) or "(no text)"
-        if veto is not None:
             self.note(
                 label,
                 "Procedure.code",
-                f"{shown}: {veto[1]!r} says this is not the treatment itself "
-                f"({veto[0]} not imported)",
+                f"{shown}: {word!r} says this is not the treatment itself ({option} not imported)",
             )
-            return None
-        codes = ", ".join(f"{_attr(c, 'system')}|{_attr(c, 'code')}" for c in _codings(code))
-        self.note(
-            label,
-            "Procedure.code",
-            f"{shown}{f' ({codes})' if codes else ''}: not a treatment netnav imports",
+        if not found:
+            if not vetoed:
+                codes = ", ".join(
+                    f"{_attr(c, 'system')}|{_attr(c, 'code')}" for c in _codings(code)
+                )
+                self.note(
+                    label,
+                    "Procedure.code",
+                    f"{shown}{f' ({codes})' if codes else ''}: not a treatment netnav imports",
+                )
+            return []
+        not_done = self._not_done(res, label, texts, {o: own for o, _, own in found})
+        entries = []
+        for option, sites, _own in found:
+            if option in not_done:
+                element, word = not_done[option]
+                self.note(
+                    label,
+                    element,
+                    f"{word!r}: the procedure was not performed ({option} not imported)",
+                )
+                continue
+            entry = _Entry(label, "Procedure", order, frozenset(), option, [ref], texts)
+            entry.removes_primary, entry.procedure_code_ref = sites, ref
+            entries.append(entry)
+        return entries
+
+    def _own(self, option: str) -> tuple[re.Pattern[str], ...]:
+        """The name words of every procedure_names rule of ``option``."""
+        return tuple(
+            p
+            for rule in self.t.procedure_rules
+            if rule.option == option
+            for group in rule.groups
+            for p in group
         )
+
+    def _rule_clauses(self, texts: list[str]) -> list[tuple[_ProcedureRule, str]]:
+        """(first matching rule, clause) for each clause of the texts, in text order; when no
+        clause matches, a rule whose words are spread over clauses ("Enucleation, pancreatic
+        head") matched on the whole text."""
+        out = []
+        for text in texts:
+            for clause in self._clauses(text):
+                rule = self._first_rule(clause)
+                if rule is not None:
+                    out.append((rule, clause))
+        if not out:
+            for text in texts:
+                rule = self._first_rule(text.lower())
+                if rule is not None:
+                    out.append((rule, text.lower()))
+        return out
+
+    def _first_rule(self, clause: str) -> _ProcedureRule | None:
+        for rule in self.t.procedure_rules:
+            if all(any(p.search(clause) for p in group) for group in rule.groups):
+                return rule
         return None
 
     def _clauses(self, text: str) -> list[str]:
@@ -911,47 +979,66 @@ class _Reader:
     def _names(clause: str, own: Sequence[re.Pattern[str]]) -> list[re.Match[str]]:
         return [m for p in own for m in p.finditer(clause)]
 
-    def _not_a_treatment(self, texts: list[str], own: Sequence[re.Pattern[str]]) -> str | None:
-        """The non-therapeutic word that vetoes every clause naming the treatment, else None."""
-        first: str | None = None
-        for text in texts:
-            for clause in self._clauses(text):
-                names = self._names(clause, own)
-                if not names:
-                    continue
-                word = None
-                for pattern in self.t.non_therapeutic:
-                    for found in pattern.finditer(clause):
-                        if not self.t.guided.match(clause[found.end() :]):
-                            word = found.group(0)
-                            break
-                    if word is not None:
-                        break
-                if word is None:
-                    for name in names:
-                        before = self.t.before_name.search(clause[: name.start()])
-                        if before is not None:
-                            word = f"{before.group(1)} {name.group(0)}"
-                            break
-                if word is None:
-                    return None  # a clause names the treatment and nothing vetoes it
-                first = first or word
-        return first
-
-    def _negated_in(self, clause: str, own: Sequence[re.Pattern[str]], whole: bool) -> str | None:
-        """A not-done word of ``clause`` (``whole``: anywhere; else the clause must name the
-        treatment), or a negation right before the name."""
-        names = self._names(clause, own)
-        if not whole and not names:
+    def _not_a_treatment(self, clause: str, own: Sequence[re.Pattern[str]]) -> str | None:
+        """The non-therapeutic head noun (or "pre <name>") that vetoes this clause, else None."""
+        if _first_match(self.t.administration_markers, clause) is not None or re.search(
+            r"(?<![\w.])\d+\s*(?:of|/)\s*\d+(?![\w.])", clause
+        ):
             return None
-        for pattern in self.t.not_done_words:
-            found = pattern.search(clause)
-            if found:
+        for pattern in self.t.non_therapeutic:
+            for found in pattern.finditer(clause):
+                after = clause[found.end() :]
+                if self.t.guided.match(after) or re.match(r"-[a-z]", after):
+                    continue  # "CT-guided", "PET-avid", "biopsy-proven": a modifier
+                if self.t.modifier_before.search(clause[: found.start()]):
+                    continue  # "seen on PET", "detected by CT"
                 return found.group(0)
-        for name in names:
-            negation = self.t.procedure_negation.search(clause[: name.start()])
-            if negation is not None:
-                return f"{negation.group(1)} {name.group(0)}"
+        for name in self._names(clause, own):
+            before = self.t.before_name.search(clause[: name.start()])
+            if before is not None:
+                return f"{before.group(1)} {name.group(0)}"
+        return None
+
+    def _about(
+        self, clause: str, found: re.Match[str], owns: dict[str, tuple[re.Pattern[str], ...]]
+    ) -> frozenset[str] | None:
+        """What a not-done word is about: the options named by its subject (else its object),
+        every option (the procedure itself, or nothing else in the clause), or None (another
+        thing: no veto)."""
+        tokens = [m for m in re.finditer(r"[a-z0-9][a-z0-9'/-]*", clause)]
+
+        def classify(token: re.Match[str]) -> frozenset[str] | str | None:
+            if token.group(0) in self.t.fillers:
+                return None
+            named = frozenset(
+                option
+                for option, own in owns.items()
+                for m in self._names(clause, own)
+                if m.start() <= token.start() < m.end()
+            )
+            if named:
+                return named
+            if any(p.fullmatch(token.group(0)) for p in self.t.self_words):
+                return frozenset(owns)
+            return "other"
+
+        def nearest(side: Iterable[re.Match[str]]) -> frozenset[str] | str | None:
+            for token in side:
+                if token.group(0) in self.t.persons:
+                    return None  # a person is the subject: the object decides
+                kind = classify(token)
+                if kind is not None:
+                    return kind
+            return None
+
+        subject = nearest(reversed([t for t in tokens if t.end() <= found.start()]))
+        if isinstance(subject, frozenset):
+            return subject
+        obj = nearest(t for t in tokens if t.start() >= found.end())
+        if isinstance(obj, frozenset):
+            return obj
+        if subject is None and obj is None:
+            return frozenset(owns)  # "Cancelled", "patient declined"
         return None
 
     def _not_done(
@@ -959,18 +1046,17 @@ class _Reader:
         res: Resource,
         label: str,
         texts: list[str],
-        own: Sequence[re.Pattern[str]],
-        option: str,
-    ) -> bool:
-        """Negation or abandonment in the code text, statusReason, outcome or note (listed)."""
-        found: tuple[str, str] | None = None
-        for text in texts:
-            clauses = self._clauses(text)
-            named = any(self._names(c, own) for c in clauses)
-            for clause in clauses:
-                word = self._negated_in(clause, own, whole=not named)
-                if word is not None:
-                    found = found or ("Procedure.code", word)
+        owns: dict[str, tuple[re.Pattern[str], ...]],
+    ) -> dict[str, tuple[str, str]]:
+        """Options the code text, statusReason, outcome or note says were not performed:
+        option -> (element, deciding word). Remarks that do not veto are listed."""
+        out: dict[str, tuple[str, str]] = {}
+
+        def veto(options: Iterable[str], element: str, word: str) -> None:
+            for option in options:
+                out.setdefault(option, (element, word))
+
+        sources: list[tuple[str, str, bool]] = [("Procedure.code", t, False) for t in texts]
         for element in ("statusReason", "outcome"):
             concept = _attr(res, element)
             if element == "outcome":
@@ -980,27 +1066,37 @@ class _Reader:
                         and str(_attr(coding, "code")) in self.t.unsuccessful_outcomes
                     ):
                         shown = _attr(coding, "display") or _attr(coding, "code")
-                        found = found or (f"Procedure.{element}", str(shown))
-            for text in _texts(concept):
-                for clause in self._clauses(text):
-                    word = self._negated_in(clause, own, whole=True)
-                    if word is not None:
-                        found = found or (f"Procedure.{element}", word)
+                        veto(owns, f"Procedure.{element}", str(shown))
+            sources.extend((f"Procedure.{element}", t, False) for t in _texts(concept))
         for i, note in enumerate(_attr(res, "note") or []):
-            text = str(_attr(note, "text") or "")
+            sources.append((f"Procedure.note[{i}].text", str(_attr(note, "text") or ""), True))
+        for element, text, quiet in sources:
+            qualifier = _first_match(self.t.not_done_qualifiers, text)
             for clause in self._clauses(text):
-                about_it = any(p.search(clause) for p in self.t.self_words)
-                word = self._negated_in(clause, own, whole=about_it)
-                if word is not None:
-                    found = found or (f"Procedure.note[{i}].text", word)
-        if found is None:
-            return False
-        self.note(
-            label,
-            found[0],
-            f"{found[1]!r}: the procedure was not performed ({option} not imported)",
-        )
-        return True
+                for option, own in owns.items():
+                    for name in self._names(clause, own):
+                        negation = self.t.procedure_negation.search(clause[: name.start()])
+                        if negation is not None:
+                            veto([option], element, f"{negation.group(1)} {name.group(0)}")
+                for pattern in self.t.not_done_words:
+                    for found in pattern.finditer(clause):
+                        about = self._about(clause, found, owns)
+                        word = found.group(0)
+                        if about is not None and qualifier is None:
+                            veto(about, element, word)
+                        elif about is not None or not quiet:
+                            why = (
+                                f"qualified by {qualifier!r}"
+                                if about is not None
+                                else "about something else"
+                            )
+                            kept = ", ".join(sorted(about if about is not None else owns))
+                            self.note(
+                                label,
+                                element,
+                                f"{clause.strip()}: {word!r} {why}; {kept} kept (check)",
+                            )
+        return out
 
     # -- dates, stop reason, outcome -------------------------------------------------------
 
@@ -1465,7 +1561,7 @@ def treatments_from_resources(
     """
     tables = _tables()
     reader = _Reader(as_of, resolve, tables)
-    entries = [e for i, res in enumerate(resources) if (e := reader.read(res, i)) is not None]
+    entries = [e for i, res in enumerate(resources) for e in reader.read(res, i)]
     assigned = _assign(_clusters(_courses(entries), tables), tables, reader)
     built = [_item(option, courses, tables, reader) for option, courses in assigned]
     built_sorted = sorted(built, key=lambda ip: _start_low(ip[0]))  # stable; undated last
