@@ -738,13 +738,13 @@ def test_cli_stdin_to_stdout() -> None:
 
 
 def test_cli_invalid_case_writes_nothing(tmp_path: Path) -> None:
-    src = _write(tmp_path, bundle(PRIMARY, obs("k", LOINC, "29593-1", valueQuantity=qty(150, "%"))))
+    src = _write(tmp_path, bundle(obs("k", LOINC, "29593-1", valueQuantity=qty(15, "%"))))
     out, report = tmp_path / "case.json", tmp_path / "report.json"
     result = runner.invoke(
         app, ["import", "fhir", str(src), "--out", str(out), "--report", str(report)]
     )
     assert result.exit_code == 2
-    assert "tumor.ki67_percent" in result.stderr and "Observation/k.valueQuantity" in result.stderr
+    assert "tumor.primary_site" in result.stderr
     assert not out.exists() and not report.exists()
     assert list(tmp_path.iterdir()) == [src]
 
@@ -1216,3 +1216,20 @@ def test_ki67_as_text_only_when_a_plain_percentage(text: str, percent: float | N
 def test_focus_with_a_history_version_names_the_condition() -> None:
     result = run(BREAST, ki67("ki", 9, **focus("Condition/primary/_history/3")))
     assert result.case["tumor"]["ki67_percent"] == 9
+
+
+def test_a_value_outside_its_fields_range_is_listed_not_used() -> None:
+    fraction = ki67("ki", 12) | {"valueQuantity": qty(12, "1")}
+    history = obs("hist", FIELD, "tumor.ki67_history", "2025-01-01", valueQuantity=qty(250, "%"))
+    ecog = obs("ecog", LOINC, "89247-1", valueInteger=7)
+    result = run(fraction, history, ecog)
+    assert "ki67_percent" not in result.case["tumor"]
+    assert "ki67_history" not in result.case["tumor"]
+    assert "ecog" not in result.case.get("patient", {})
+    assert reasons(result, "Observation/ki") == [
+        "Ki-67 (tumor.ki67_percent) 1200 % (sent as 12 '1') is outside 0–100 %: not used; "
+        "check the unit ('1' means a fraction: 0.12 is 12 %)"
+    ]
+    assert "250" in reasons(result, "Observation/hist")[0]
+    assert "patient.ecog 7 is outside 0–4" in reasons(result, "Observation/ecog")[0]
+    case_from_mapping(result.case)  # the record is not blocked

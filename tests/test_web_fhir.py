@@ -131,17 +131,23 @@ def test_case_problem_names_the_fhir_element_that_gave_it(web: WebApp) -> None:
     assert web.store.search()[1] == 0
 
 
-def test_out_of_range_value_is_refused_naming_its_observation(web: WebApp) -> None:
+def test_out_of_range_value_is_listed_not_used(web: WebApp) -> None:
     bundle = json.loads(ILEAL.read_text())
     _resource(bundle, "obs-ileum-ki67")["valueQuantity"]["value"] = 140
 
     response = web.client.post("/v1/plans", content=json.dumps(bundle).encode(), headers=FHIR_JSON)
 
-    body = assert_problem(response, 422, "invalid-fhir")
-    (error,) = [e for e in body["errors"] if e["path"] == "tumor.ki67_percent"]
-    assert error["value"] == 140
-    assert "Observation/obs-ileum-ki67.valueQuantity" in error["message"]
-    assert web.store.search()[1] == 0
+    assert response.status_code == 201, response.text
+    body = response.json()
+    report = body["fhir_import"]
+    assert "tumor.ki67_percent" not in report["provenance"]
+    (listed,) = [
+        u
+        for u in report["unmapped"]
+        if u["resource"] == "Observation/obs-ileum-ki67" and "outside" in u["reason"]
+    ]
+    assert "140" in listed["reason"] and "0–100" in listed["reason"]
+    assert "tumor.ki67_percent" in json.dumps(body["plan"]["missing_information"])
 
 
 def _padded(bundle: dict[str, Any], size: int) -> bytes:

@@ -192,6 +192,8 @@ def _import(
             facts.note(
                 c.resource, c.element, "'no treatment so far' outweighed by the treatments recorded"
             )
+    resources = {e.label: e.resource for e in entries}
+    special.ki67, special.sstr = _in_range(facts, special, resources, codes)
     _resolve_sstr(facts, special, values, provenance)
     _resolve_ki67(facts, special, values, provenance)
     resolved, resolved_provenance = facts.resolve()
@@ -565,6 +567,106 @@ def _treatment_date(
             found = item.get("end") or item.get("start")
             return str(found) if found else None
     return None
+
+
+# -- allowed ranges ----------------------------------------------------------------------
+
+
+def _bounds(path: str) -> tuple[float | None, float | None, bool] | None:
+    """(minimum, maximum, minimum exclusive) of a case field's JSON Schema, else ``None``."""
+    node = case_fields().get(path)
+    if node is None:
+        return None
+    low = node.get("minimum", node.get("exclusiveMinimum"))
+    high = node.get("maximum")
+    if low is None and high is None:
+        return None
+    return low, high, "exclusiveMinimum" in node
+
+
+def _outside(path: str, value: Any, unit: str | None, sent: str) -> str | None:
+    """Why ``value`` is outside the allowed range of ``path`` (the report's sentence)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _outside(f"{path}.{key}", item, None, sent)
+            if found is not None:
+                return found
+        return None
+    bounds = _bounds(path)
+    if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    low, high, exclusive = bounds
+    below = low is not None and (value <= low if exclusive else value < low)
+    if not below and not (high is not None and value > high):
+        return None
+    suffix = f" {unit}" if unit and unit != "1" else ""
+    if low is not None and high is not None:
+        allowed = f"{low:g}–{high:g}{suffix}"
+    elif low is not None:
+        allowed = f"{'above' if exclusive else 'at least'} {low:g}{suffix}"
+    else:
+        allowed = f"at most {high:g}{suffix}"
+    name = tables().field_name(path)
+    shown = f"{name} ({path})" if name != path else path
+    text = f"{shown} {value:g}{suffix}{sent} is outside {allowed}: not used"
+    if unit == "%" and sent:
+        text += "; check the unit ('1' means a fraction: 0.12 is 12 %)"
+    else:
+        text += "; check the value and its unit"
+    return text
+
+
+def _as_sent(resource: Any) -> str:
+    """`` (sent as 12 '1')``: the value and UCUM unit an Observation carries, when it has one."""
+    quantity = getattr(resource, "valueQuantity", None)
+    if quantity is None or quantity.value is None:
+        return ""
+    unit = quantity.code or quantity.unit
+    return f" (sent as {quantity.value} {unit!r})" if unit else ""
+
+
+def _in_range(
+    facts: Facts, special: Special, resources: Mapping[str, Any], codes: CodeTables
+) -> tuple[list[Any], list[Candidate]]:
+    """Drop (and list) every value read from a record entry that lies outside its case field's
+    allowed range (the case schema's minimum/maximum), history items included. Values the
+    Patient resource gives (age from the birth date and as_of) are kept: an impossible age
+    means as_of is wrong, and the case is refused naming where as_of came from."""
+
+    def bad(path: str, value: Any, resource: str, element: str) -> str | None:
+        if element.startswith("Patient."):
+            return None
+        return _outside(path, value, codes.target_unit(path), _as_sent(resources.get(resource)))
+
+    for store in (facts.single, facts.arrays):
+        for path in list(store):
+            kept = []
+            for c in store[path]:
+                why = bad(path, c.value, c.resource, c.element)
+                if why is None:
+                    kept.append(c)
+                else:
+                    facts.note(c.resource, c.element, why)
+            if kept:
+                store[path] = kept
+            else:
+                del store[path]
+    ki67 = []
+    for k in special.ki67:
+        path = KI67_HISTORY + ".percent" if k.history else KI67
+        why = bad(path, k.percent, k.resource, "Observation.value")
+        if why is None:
+            ki67.append(k)
+        else:
+            facts.note(k.resource, "Observation.valueQuantity", why)
+    sstr = []
+    for c in special.sstr:
+        why = bad(c.path, c.value, c.resource, c.element)
+        if why is None:
+            sstr.append(c)
+        else:
+            facts.note(c.resource, c.element, why)
+    return ki67, sstr
 
 
 # -- special fields ----------------------------------------------------------------------
