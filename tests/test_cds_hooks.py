@@ -851,6 +851,99 @@ def test_not_used_shows_at_most_fifteen_groups_then_how_many_more() -> None:
     assert single == "- Observation/o0-0 `Observation.code`: code 0: not a code netnav reads"
 
 
+_WITHHELD = (
+    "Another active cancer is recorded (Condition/cond-breast, breast cancer): 1 tumour result "
+    "not linked to the neuroendocrine tumour was not used (Ki-67 index). Link each result to "
+    "the NET's Condition (Observation.focus) to use it."
+)
+
+
+def _import_withholding_ki67(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import as it reads a record where another active cancer withholds the Ki-67: the
+    summary item first, the Observation listed (its reason does not name the field)."""
+    import netnav.fhir
+    from netnav.fhir import FhirImport, Unmapped
+
+    real = netnav.fhir.import_bundle
+
+    def withholding(bundle: Any, **kwargs: Any) -> Any:
+        imported = real(bundle, **kwargs)
+        case = copy.deepcopy(imported.case)
+        case["tumor"].pop("ki67_percent", None)
+        case["tumor"].pop("ki67_history", None)
+        unmapped = (
+            Unmapped("Condition/cond-breast", "Condition", _WITHHELD),
+            Unmapped(
+                "Observation/obs-ki67", "Observation.valueQuantity", "not linked; left unknown"
+            ),
+            *imported.unmapped,
+        )
+        return FhirImport(case, imported.provenance, unmapped)
+
+    monkeypatch.setattr(netnav.fhir, "import_bundle", withholding)
+
+
+def test_another_cancer_withholding_results_is_checked_first(
+    web: WebApp, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _import_withholding_ki67(monkeypatch)
+    response = call(web, signer, sandbox_request(prefetch_of(patient_resources())))
+    assert response.status_code == 200, response.text
+    plan = response.json()["cards"][-1]
+    assert plan["summary"].startswith("NET plan: ")
+    assert plan["indicator"] in ("warning", "critical")
+    detail = plan["detail"]
+    assert detail.startswith("### Check first\n\n- Another active cancer is recorded \\(")
+    assert detail.count("Another active cancer is recorded") == 1  # not again under Not used
+    # The Ki-67 is missing, and the card says it is in the record (matched by its LOINC code).
+    [ki67] = [line for line in detail.splitlines() if "(`tumor.ki67_percent`)" in line]
+    assert "*In the record but not used:* Observation/obs-ki67: not linked; left unknown." in ki67
+    assert "*Test that settles it:*" in ki67
+
+
+def test_missing_field_named_by_a_not_used_reason_is_in_the_record() -> None:
+    from netnav.fhir import Unmapped
+    from netnav.web.cds_cards import _missing_md, not_used_for, observation_fields
+
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": r} for r in patient_resources()]}
+    fields_of = observation_fields(bundle)
+    assert fields_of["Observation/obs-ki67"] == {"tumor.ki67_percent"}
+    assert "tumor.sstr_imaging.krenning_max" in fields_of["Observation/obs-sstr-pet"]
+    by_text = Unmapped("Condition/c1", "Condition", "tumor.functional_syndrome: out of range")
+    other = Unmapped("Condition/c2", "Condition", "tumor.functional_syndrome_x: unrelated")
+    assert not_used_for("tumor.functional_syndrome", [by_text, other], fields_of) == [by_text]
+    sstr = Unmapped("Observation/obs-sstr-pet", "Observation.component", "left unknown")
+    assert not_used_for("tumor.sstr_imaging", [sstr], fields_of) == [sstr]
+    plan = {
+        "missing_information": [
+            {"field": "tumor.functional_syndrome", "label": "Syndrome", "why": "Would decide."},
+            {"field": "patient.frail", "label": "Frailty", "why": "Would decide."},
+        ]
+    }
+    lines = _missing_md(plan, [by_text, other], fields_of)
+    assert lines[-2] == (
+        "- **Syndrome** (`tumor.functional_syndrome`): Would decide. "
+        "*In the record but not used:* Condition/c1: out of range."
+    )
+    assert lines[-1] == "- **Frailty** (`patient.frail`): Would decide."
+
+
+def test_unplannable_card_with_another_cancer_is_a_warning_checked_first() -> None:
+    from netnav.errors import CaseProblem
+    from netnav.fhir import Unmapped
+    from netnav.knowledge.load import default_knowledge
+    from netnav.web.cds_cards import CardContext, unplannable_card
+
+    card = unplannable_card(
+        [CaseProblem("tumor.primary_site", "missing")],
+        default_knowledge(),
+        CardContext("hook-1", "https://netnav.example"),
+        [Unmapped("Condition/cond-breast", "Condition", _WITHHELD)],
+    )
+    assert card["indicator"] == "warning"
+    assert card["detail"].startswith("### Check first")
+
+
 def test_indicator_follows_the_plan() -> None:
     from netnav.knowledge.load import default_knowledge
     from netnav.web.cds_cards import indicator, urgent_options

@@ -68,9 +68,14 @@ OVERRIDE_REASONS: Final[tuple[dict[str, str], ...]] = (
     {"system": OVERRIDE_SYSTEM, "code": "clinical-judgement", "display": "Clinical judgement"},
 )  # fmt: skip
 """Override reasons offered on every card (``overrideReasons``); feedback may cite them."""
+CHECK_FIRST: Final = ("Another active cancer is recorded",)
+"""Reasons of the import's unmapped items that open a card in "Check first" (and make it at
+least a ``warning``): the import's summary of something that withheld part of the record."""
+LEVELS: Final = ("info", "warning", "critical")
 UNMAPPED_GROUPS_SHOWN: Final = 15
 """At most this many lines (groups of like items) in a card's "Not used from the record"."""
 _MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#!|<>&~])")
+_FIELD_PREFIX: Final = re.compile(r"^[a-z_]+(?:\.[a-z0-9_]+)+: ")
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,11 @@ def indicator(plan: Mapping[str, Any], kb: Knowledge, case_doc: Mapping[str, Any
     return "info"
 
 
+def at_least(level: str, floor: str) -> str:
+    """The higher of two indicators (``info`` < ``warning`` < ``critical``)."""
+    return max(level, floor, key=LEVELS.index)
+
+
 def _source(kb: Knowledge, ctx: CardContext) -> dict[str, Any]:
     return {
         "label": f"netnav (knowledge {kb.version})",
@@ -219,7 +229,82 @@ def _avoid_md(plan: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _missing_md(plan: Mapping[str, Any]) -> list[str]:
+def check_first(unmapped: Sequence[Unmapped]) -> list[Unmapped]:
+    """The unmapped items whose reason opens with one of :data:`CHECK_FIRST`."""
+    return [u for u in unmapped if u.reason.startswith(CHECK_FIRST)]
+
+
+def _check_first_md(items: Sequence[Unmapped]) -> list[str]:
+    if not items:
+        return []
+    lines = ["### Check first", ""]
+    lines.extend(f"- {md(u.reason)}" for u in items)
+    return [*lines, ""]
+
+
+def observation_fields(bundle: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """``{Observation label: case fields its codes fill}`` for the Bundle's Observations (the
+    import's code tables: a LOINC code's field, or a case-field code and its components')."""
+    from netnav.fhir.codes import tables
+
+    t = tables()
+    local = t.uri("case_field")
+    found: dict[str, frozenset[str]] = {}
+    entries = bundle.get("entry")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Observation":
+            continue
+        concepts = [resource.get("code")]
+        components = resource.get("component")
+        if isinstance(components, list):
+            concepts += [c.get("code") for c in components if isinstance(c, Mapping)]
+        fields: set[str] = set()
+        for concept in concepts:
+            codings = concept.get("coding") if isinstance(concept, Mapping) else None
+            for coding in codings if isinstance(codings, list) else []:
+                if not isinstance(coding, Mapping):
+                    continue
+                system, value = coding.get("system"), coding.get("code")
+                if not isinstance(system, str) or not isinstance(value, str):
+                    continue
+                if system == local:
+                    fields.add(value)
+                entry_code = t.observation_code(system, value)
+                if entry_code is not None and entry_code.field:
+                    fields.add(entry_code.field)
+        rid = resource.get("id")
+        label = f"Observation/{rid}" if isinstance(rid, str) and rid else f"Observation#entry[{i}]"
+        if fields:
+            found[label] = frozenset(fields)
+    return found
+
+
+def _related(a: str, b: str) -> bool:
+    """One case field is the other or one of its parts (``tumor.sstr_imaging.krenning_max``)."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def not_used_for(
+    field: str,
+    unmapped: Sequence[Unmapped],
+    fields_of: Mapping[str, frozenset[str]],
+) -> list[Unmapped]:
+    """The unmapped items about ``field``: an Observation whose code fills it (``fields_of``,
+    from :func:`observation_fields`), or a reason naming the field (``tumor.ki67_percent: …``)."""
+    named = re.compile(r"(?<![\w.])" + re.escape(field) + r"(?![\w])")
+    return [
+        u
+        for u in unmapped
+        if any(_related(field, f) for f in fields_of.get(u.resource, ())) or named.search(u.reason)
+    ]
+
+
+def _missing_md(
+    plan: Mapping[str, Any],
+    unmapped: Sequence[Unmapped] = (),
+    fields_of: Mapping[str, frozenset[str]] | None = None,
+) -> list[str]:
     missing = plan.get("missing_information", [])
     if not missing:
         return []
@@ -227,6 +312,14 @@ def _missing_md(plan: Mapping[str, Any]) -> list[str]:
     for m in missing:
         test = _test_name(m.get("test"))
         settle = f" *Test that settles it:* {test}." if test else ""
+        there = not_used_for(m["field"], unmapped, fields_of or {})
+        if there:
+            first = there[0]
+            reason = _FIELD_PREFIX.sub("", first.reason, count=1)
+            more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
+            settle = (
+                f" *In the record but not used:* {md(first.resource)}: {md(reason)}{more}." + settle
+            )
         lines.append(f"- **{m.get('label', m['field'])}** (`{m['field']}`): {m['why']}{settle}")
     return lines
 
@@ -297,9 +390,16 @@ def plan_cards(
     kb: Knowledge,
     ctx: CardContext,
     unmapped: Sequence[Unmapped] = (),
+    fields_of: Mapping[str, frozenset[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The cards of a plan: ``plan``, and ``safety`` when an avoided therapy is ongoing."""
+    """The cards of a plan: ``plan``, and ``safety`` when an avoided therapy is ongoing.
+
+    ``unmapped``: what the import did not use — :data:`CHECK_FIRST` items open the plan card
+    (at least ``warning``), the items about a missing field are named under it, the rest are
+    listed at the end. ``fields_of``: :func:`observation_fields` of the record."""
     cards: list[dict[str, Any]] = []
+    first = check_first(unmapped)
+    unmapped = [u for u in unmapped if u not in first]
     current = avoided_now(plan, case_doc)
     if current:
         names = ", ".join(str(a.get("name", a["id"])) for a in current)
@@ -317,12 +417,16 @@ def plan_cards(
                 detail,
             )
         )
-    detail = _options_md(plan) + _avoid_md(plan) + _missing_md(plan)
+    detail = _check_first_md(first) + _options_md(plan) + _avoid_md(plan)
+    detail += _missing_md(plan, unmapped, fields_of)
     warnings = plan.get("warnings", [])
     if warnings:
         detail += ["", "### Notes", ""] + [f"- {w}" for w in warnings]
     detail += unmapped_md(unmapped, ctx.base_url) + _footer(kb, ctx)
-    cards.append(_card(ctx, "plan", _plan_summary(plan), indicator(plan, kb, case_doc), kb, detail))
+    level = indicator(plan, kb, case_doc)
+    if first:
+        level = at_least(level, "warning")
+    cards.append(_card(ctx, "plan", _plan_summary(plan), level, kb, detail))
     return cards
 
 
@@ -332,11 +436,15 @@ def unplannable_card(
     ctx: CardContext,
     unmapped: Sequence[Unmapped] = (),
 ) -> dict[str, Any]:
-    """The one ``info`` card of a record netnav cannot plan from: what is missing or wrong."""
+    """The one ``info`` card of a record netnav cannot plan from: what is missing or wrong
+    (``warning`` when a :data:`CHECK_FIRST` item opens it)."""
     problems = list(problems)
     fields = [p.path or "the case" for p in problems]
     first = next((f for f in fields if f != "tumor"), fields[0] if fields else "the case")
+    check = check_first(unmapped)
+    unmapped = [u for u in unmapped if u not in check]
     detail = [
+        *_check_first_md(check),
         "netnav could not make a case it can plan from this record. What is missing or not valid:",
         "",
     ]
@@ -352,7 +460,8 @@ def unplannable_card(
         ]
     detail += unmapped_md(unmapped, ctx.base_url) + _footer(kb, ctx)
     text = f"netnav cannot plan from this record: {first} missing or invalid"
-    return _card(ctx, "unplannable", text, "info", kb, detail, links=False)
+    level = "warning" if check else "info"
+    return _card(ctx, "unplannable", text, level, kb, detail, links=False)
 
 
 def _card(

@@ -39,6 +39,7 @@ from netnav.web.cds_cards import (
     CardContext,
     deceased_card,
     incomplete_card,
+    observation_fields,
     plan_cards,
     unplannable_card,
 )
@@ -437,4 +438,5 @@ def _cards(
         plan_id=saved.id,
         smart_launch_url=card_ctx.smart_launch_url,
     )
-    return plan_cards(saved.plan, imported.case, kb, plan_ctx, unmapped), saved.id
+    fields_of = observation_fields(bundle)
+    return plan_cards(saved.plan, imported.case, kb, plan_ctx, unmapped, fields_of), saved.id
