@@ -23,8 +23,9 @@ Rules, in the order applied:
 1. Status: entered-in-error, cancelled, draft, not-done, not-taken, intended, preparation,
    MedicationRequest intent proposal/plan/option and doNotPerform are ignored (listed); so are
    statuses that do not say it was given (MedicationRequest on-hold/unknown, MedicationStatement
-   on-hold, MedicationAdministration/Procedure unknown) and a statusReason saying it was never
-   given. A resource whose start is after ``as_of`` is ignored (listed); an end after ``as_of``
+   on-hold, MedicationAdministration/Procedure unknown) and a statusReason saying the course
+   never began ("never started" with no dose-level word: "never started the higher dose",
+   "previous dose not given", "not given since PD" keep the course, listed). A resource whose start is after ``as_of`` is ignored (listed); an end after ``as_of``
    is dropped.
 2. Dates (first present wins): MedicationRequest ``dosageInstruction[0].timing.repeat.boundsPeriod``,
    then ``dispenseRequest.validityPeriod``, then ``authoredOn`` (start only);
@@ -39,10 +40,16 @@ Rules, in the order applied:
    formulation comes from its evidence (LAR/depot/intramuscular/mg dose vs
    subcutaneous/immediate release/µg dose); none or both, or oral (Mycapssa) ->
    ``ssa_unspecified``. ``medicationReference``: ``#id`` from ``contained``, else ``resolve``,
-   else the reference's ``display``. A procedure matched by name is vetoed when every clause
-   naming it holds a non-therapeutic word (planning, dosimetry, CT, biopsy …); any procedure is
-   not performed when its text, statusReason, outcome or note says so (aborted, not performed,
-   "no polypectomy", outcome Unsuccessful). Both are listed with the deciding word.
+   else the reference's ``display``; regimen names (CAPTEM, FOLFOX, EP …) stand for their drugs.
+   A procedure's code text is read clause by clause (em/en dashes split too): each clause's
+   first name rule gives a treatment, vetoed when that clause holds a non-therapeutic head noun
+   (planning, dosimetry, CT, biopsy …; not a modifier such as "CT-guided", "PET-avid", "seen on
+   PET", not beside an administration marker such as "cycle 2 of 4"); a treatment is not
+   performed when a not-done word in its text, statusReason, outcome or note is about it (its
+   subject, else object: its name, "procedure", or nothing else; not "declined blood
+   transfusion"; a qualifier such as "converted", "initially", "once" keeps it), after "no"
+   before its name, or with outcome Unsuccessful. Vetoes and kept remarks are listed; each
+   surviving treatment is one item.
 4. Courses: resources of the same drug (or same procedure option) merge into one treatment when
    they share a group (MedicationRequest.groupIdentifier, basedOn CarePlan, the request of an
    administration) or the next starts at most 90 days after the course's end so far
