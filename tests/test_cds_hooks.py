@@ -125,12 +125,14 @@ def test_sandbox_shaped_request_with_prefetch_gets_plan_cards(
     assert cards, "at least the plan card"
     for card in cards:
         check_card(card)
-    plan_card = next(c for c in cards if c["uuid"] == card_uuid(body["hookInstance"], "plan"))
-    assert plan_card["summary"].startswith("NET plan: ")
-    assert ehr.requests == []  # everything was prefetched
-    # The plan was saved; the links open it.
+    # The plan was saved; the card's id names it; the links open it.
     [saved], total = web.store.search()
     assert total == 1
+    plan_card = next(
+        c for c in cards if c["uuid"] == card_uuid(body["hookInstance"], "plan", saved.id)
+    )
+    assert plan_card["summary"].startswith("NET plan: ")
+    assert ehr.requests == []  # everything was prefetched
     links = {link["type"]: link for link in plan_card["links"]}
     assert links["absolute"]["url"] == f"http://testserver/plans/{saved.id}"
     assert links["smart"]["url"] == f"http://testserver/plans/{saved.id}"
@@ -149,11 +151,27 @@ def test_sandbox_shaped_request_with_prefetch_gets_plan_cards(
     assert saved.case["as_of"] == utc_now().date().isoformat()
 
 
-def test_same_hook_instance_gives_the_same_card_ids(web: WebApp, signer: Signer) -> None:
+def test_card_ids_follow_the_hook_instance_and_the_saved_plan(web: WebApp, signer: Signer) -> None:
+    """Two calls reusing a hookInstance save two plans: their cards get different ids, each
+    the deterministic UUID 5 of hookInstance, kind and plan id. Cards without a plan keep
+    their id for a repeated call."""
     body = sandbox_request(prefetch_of(patient_resources()))
-    first = call(web, signer, body).json()["cards"]
-    second = call(web, signer, body).json()["cards"]
-    assert [c["uuid"] for c in first] == [c["uuid"] for c in second]
+    [first] = call(web, signer, body).json()["cards"]
+    [second] = call(web, signer, body).json()["cards"]
+    saved, _ = web.store.search()
+    ids = {p.id for p in saved}
+    assert len(ids) == 2 and first["uuid"] != second["uuid"]
+    assert {first["uuid"], second["uuid"]} == {
+        card_uuid(body["hookInstance"], "plan", plan_id) for plan_id in ids
+    }
+    assert card_uuid("h", "plan", "p1") == card_uuid("h", "plan", "p1")
+    assert card_uuid("h", "plan", "p1") != card_uuid("h", "safety", "p1")
+    dead = prefetch_of(patient_resources())
+    dead["patient"]["deceasedBoolean"] = True
+    dead_body = sandbox_request(dead)
+    [once] = call(web, signer, dead_body).json()["cards"]
+    [again] = call(web, signer, dead_body).json()["cards"]
+    assert once["uuid"] == again["uuid"] == card_uuid(dead_body["hookInstance"], "deceased")
 
 
 def test_configured_smart_launch_url_and_base_url(
@@ -800,7 +818,8 @@ def test_ongoing_therapy_the_plan_avoids_gets_a_critical_safety_card(
     [saved], _ = web.store.search()
     assert "sunitinib" in {a["id"] for a in saved.plan["avoid"]}
     check_card(safety)
-    assert safety["uuid"] == card_uuid(body["hookInstance"], "safety")
+    assert safety["uuid"] == card_uuid(body["hookInstance"], "safety", saved.id)
+    assert plan["uuid"] == card_uuid(body["hookInstance"], "plan", saved.id)
     assert safety["indicator"] == "critical"
     assert "Sunitinib" in safety["summary"]
     assert plan["indicator"] == "critical"

@@ -16,8 +16,10 @@ The indicator is read from the plan, not from clinical conditions written here:
 * ``warning``: the plan lists therapies to avoid, or an option carries cautions;
 * ``info``: otherwise.
 
-Card ids are UUID 5 of the ``hookInstance`` and the card kind, so a repeated call gives the
-same ids. Text that comes from the patient's record is escaped before it goes into Markdown.
+Card ids are UUID 5 of the ``hookInstance``, the card kind and the saved plan's id (when a
+plan was saved): deterministic, and two calls that reuse a ``hookInstance`` but save different
+plans give different card ids (feedback names one plan's card, never another's). Cards without
+a plan (incomplete, deceased, unplannable) keep the same id for a repeated call. Text that comes from the patient's record is escaped before it goes into Markdown.
 """
 
 from __future__ import annotations
@@ -92,9 +94,11 @@ class CardContext:
         return f"{self.base_url}/plans/{self.plan_id}" if self.plan_id else None
 
 
-def card_uuid(hook_instance: str, kind: str) -> str:
-    """The card id of ``kind`` in the call ``hook_instance`` (UUID 5, deterministic)."""
-    return str(uuid.uuid5(CARD_NAMESPACE, f"{hook_instance}:{kind}"))
+def card_uuid(hook_instance: str, kind: str, plan_id: str | None = None) -> str:
+    """The card id of ``kind`` in the call ``hook_instance`` about the saved plan ``plan_id``
+    (None: no plan saved) — UUID 5, deterministic."""
+    name = f"{hook_instance}:{kind}" + (f":{plan_id}" if plan_id else "")
+    return str(uuid.uuid5(CARD_NAMESPACE, name))
 
 
 def md(text: object) -> str:
@@ -475,7 +479,7 @@ def _card(
     links: bool = True,
 ) -> dict[str, Any]:
     card: dict[str, Any] = {
-        "uuid": card_uuid(ctx.hook_instance, kind),
+        "uuid": card_uuid(ctx.hook_instance, kind, ctx.plan_id),
         "summary": summary(text),
         "indicator": level,
         "detail": "\n".join(detail).strip() + "\n",
