@@ -1233,3 +1233,39 @@ def test_a_value_outside_its_fields_range_is_listed_not_used() -> None:
     assert "250" in reasons(result, "Observation/hist")[0]
     assert "patient.ecog 7 is outside 0–4" in reasons(result, "Observation/ecog")[0]
     case_from_mapping(result.case)  # the record is not blocked
+
+
+def test_patient_references_by_prefix_conditional_and_identifier_value() -> None:
+    mrn = {"system": "urn:mrn", "value": "M1"}
+    patient = PATIENT | {"identifier": [mrn]}
+    # --patient Patient/p is the id p
+    assert run(PATIENT, ki67("ki", 4), patient_id="Patient/p").case["tumor"]["ki67_percent"] == 4
+    # a transaction's conditional reference names the Patient carrying that identifier
+    cond = ki67("ki", 6, subject={"reference": "Patient?identifier=urn:mrn|M1"})
+    other = ki67("x", 9, "2026-09-02", subject={"reference": "Patient/p"})
+    assert run(patient, cond, other).case["tumor"]["ki67_percent"] == 9
+    assert run(patient, cond).case["tumor"]["ki67_percent"] == 6
+    # an identifier without a system matches the one Patient with that value
+    bare = ki67("ki", 8, subject={"identifier": {"value": "M1"}})
+    assert run(patient, bare).case["tumor"]["ki67_percent"] == 8
+    twin = {
+        "resourceType": "Patient",
+        "id": "q",
+        "identifier": [{"system": "urn:x", "value": "M1"}],
+    }
+    result = run(patient, twin, bare, patient_id="p")
+    assert "ki67_percent" not in result.case["tumor"]
+    assert "not shown to be the record's patient" in reasons(result, "Observation/ki")[0]
+
+
+def test_no_resource_about_the_chosen_patient_is_refused() -> None:
+    doc = bundle(condition("c", "C7A.012", subject={"identifier": {"value": "123"}}))
+    # an identifier is never taken for the Patient's id (no Patient resource)
+    with pytest.raises(FhirImportError, match="no resource of this record is about patient"):
+        import_bundle(doc, patient_id="123")
+    with pytest.raises(FhirImportError, match="check --patient"):
+        run(PATIENT, patient_id="someone-else")
+    refused = runner.invoke(app, ["import", "fhir", "-", "--patient", "x"], input=json.dumps(doc))
+    assert (
+        refused.exit_code == 2 and "no resource of this record is about patient" in refused.stderr
+    )

@@ -43,6 +43,7 @@ from netnav.fhir.patient import read_patient
 from netnav.fhir.read import Entry, ReadBundle, read_document
 from netnav.fhir.subjects import (
     RecordPatient,
+    normal_patient_id,
     raw_subject_reference,
     record_patient,
     subject_reference,
@@ -116,8 +117,10 @@ def _import(
     codes = tables()
     facts = Facts()
     _note_invalid(read, facts)
+    patient_id = normal_patient_id(patient_id)
     patient = _record_patient(read, patient_id)
     entries = [e for e in read.entries if _same_patient(e, patient, facts)]
+    _some_about_the_patient(read, entries, patient)
     stamp: datetime | None = None
     as_of_source: str | None = None
     if as_of is None:
@@ -239,6 +242,24 @@ def _record_patient(read: ReadBundle, patient_id: str | None) -> RecordPatient:
             if ref is not None:
                 refs.append(ref)
     return record_patient(patients, refs, patient_id)
+
+
+def _some_about_the_patient(read: ReadBundle, kept: list[Entry], patient: RecordPatient) -> None:
+    """Refuse a record none of whose clinical resources is about the chosen patient (the wrong
+    ``--patient``/``context.patientId``, or references that cannot be matched to it)."""
+    clinical = TREATMENT_TYPES | {"Condition", "Observation"}
+    total = sum(1 for e in read.entries if e.type in clinical)
+    if patient.key is None or total == 0 or any(e.type in clinical for e in kept):
+        return
+    shown = f"Patient/{patient.key}"
+    raise FhirImportError(
+        "entry",
+        shown,
+        "resources about the record's patient",
+        f"no resource of this record is about patient {shown}: {total} clinical resources "
+        "name other patients or none that can be matched to it; check --patient (CDS Hooks: "
+        "context.patientId) and the resources' subject references",
+    )
 
 
 def _same_patient(entry: Entry, patient: RecordPatient, facts: Facts) -> bool:

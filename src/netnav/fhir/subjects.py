@@ -10,8 +10,11 @@ trusted to be one person's.
 :func:`about_other_patient` then says, for one resource, why it is not about that patient
 (``subject``/``patient`` names another patient, or a Patient resource with another id), or
 ``None``. A resource whose reference cannot be matched to a Patient (``urn:uuid:`` of no
-entry, an identifier-only reference) is matched by identifier when it can be, else listed as
-not shown to be the patient's.
+entry, an identifier-only reference) is matched by identifier when it can be — a Patient
+carrying that (system, value); without a system, the one Patient with an identifier of that
+value; a conditional reference ``Patient?identifier=system|value`` likewise — else listed as
+not shown to be the patient's. An identifier is never compared with a Patient's id (an MRN is
+not a resource id), so with no Patient resource identifier-only references stay unmatched.
 """
 
 from __future__ import annotations
@@ -19,10 +22,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from netnav.fhir.model import FhirImportError
 
-__all__ = ["PatientRef", "RecordPatient", "record_patient", "subject_reference"]
+__all__ = [
+    "PatientRef",
+    "RecordPatient",
+    "normal_patient_id",
+    "record_patient",
+    "subject_reference",
+]
+
+
+def normal_patient_id(patient_id: str | None) -> str | None:
+    """The id of a ``--patient``/``context.patientId`` given as ``Patient/123`` (or an absolute
+    URL ending so): ``123``; other text unchanged (stripped)."""
+    if patient_id is None:
+        return None
+    text = patient_id.strip().rstrip("/")
+    parts = text.split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    if len(parts) >= 2 and parts[-2] == "Patient" and parts[-1]:
+        return parts[-1]
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +81,8 @@ class RecordPatient:
         if text:
             if text in self.by_url:
                 return self.by_url[text]
+            if text.startswith("Patient?"):
+                return self._conditional(text)
             parts = text.rstrip("/").split("/")
             if "_history" in parts:
                 parts = parts[: parts.index("_history")]
@@ -64,10 +90,33 @@ class RecordPatient:
                 return parts[-1]
             return None
         if ref.identifier is not None:
-            for patient in self.patients.values():
-                if ref.identifier in patient.identifiers:
-                    return patient.key
+            return self._by_identifier(*ref.identifier)
         return None
+
+    def _conditional(self, text: str) -> str | None:
+        """``Patient?identifier=system|value`` (a transaction's conditional reference): the
+        Patient entry carrying that identifier; any other search is not matched."""
+        query = parse_qs(text.split("?", 1)[1])
+        found = query.get("identifier")
+        if not found or len(found) != 1 or len(query) != 1:
+            return None
+        system, bar, value = found[0].rpartition("|")
+        if not bar:
+            return self._by_identifier(None, value)
+        return self._by_identifier(system or None, value) if value else None
+
+    def _by_identifier(self, system: str | None, value: str | None) -> str | None:
+        """The Patient with identifier (system, value); without a system, the one Patient that
+        has an identifier of that value (several: not told)."""
+        if value is None:
+            return None
+        if system is not None:
+            hits = {p.key for p in self.patients.values() if (system, value) in p.identifiers}
+        else:
+            hits = {
+                p.key for p in self.patients.values() if any(v == value for _, v in p.identifiers)
+            }
+        return next(iter(hits)) if len(hits) == 1 else None
 
     def other_reason(
         self, type_: str, resource_id: str | None, ref: PatientRef | None
