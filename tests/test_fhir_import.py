@@ -1269,3 +1269,21 @@ def test_no_resource_about_the_chosen_patient_is_refused() -> None:
     assert (
         refused.exit_code == 2 and "no resource of this record is about patient" in refused.stderr
     )
+
+
+def test_an_inferred_as_of_is_named_where_the_age_is_computed() -> None:
+    typo = obs("e", LOINC, "89247-1", "2204-01-10", valueInteger=1)
+    doc = bundle(PRIMARY, PATIENT, typo, timestamp=None)
+    result = import_bundle(doc)
+    assert result.case["as_of"] == "2204-01-10"
+    assert result.provenance["patient.age_years"] == [
+        "Patient/p.birthDate",
+        "Observation/e.effective[x]",
+    ]
+    refused = runner.invoke(app, ["import", "fhir", "-"], input=json.dumps(doc))
+    assert refused.exit_code == 2
+    assert "Observation/e.effective[x]" in refused.stderr.split("patient.age_years")[1]
+    assert (
+        "as_of 2204-01-10 was taken from Observation/e.effective[x] (no Bundle.timestamp; "
+        "give --as-of)" in refused.stderr
+    )

@@ -172,6 +172,12 @@ def import_fhir(
             )
             origin = f" (from {', '.join(sources)})" if sources else ""
             lines.append(f"  {problem.describe()}{origin}")
+        inferred = result.provenance.get("as_of")
+        if inferred and as_of_date is None:
+            lines.append(
+                f"as_of {result.case.get('as_of')} was taken from {inferred[0]} (no "
+                "Bundle.timestamp; give --as-of)"
+            )
         if result.unmapped:
             # What was set aside often explains a missing field (a Condition dated after
             # --as-of, an unconfirmed diagnosis, a result about another cancer).

@@ -70,6 +70,8 @@ _INVALID_CONSEQUENCE = {
 _FINAL = {"final", "amended", "corrected"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NO_LIMIT = date(9999, 12, 31)
+# Case fields computed from as_of (with a date of the record).
+_FROM_AS_OF = ("patient.age_years", "tumor.months_observed")
 
 
 def import_bundle(
@@ -209,6 +211,10 @@ def _import(
             provenance["id"] = [source]
     if as_of_source is not None:
         provenance["as_of"] = [as_of_source]
+        # A field computed from as_of names where as_of came from (a mistyped year shows).
+        for path in _FROM_AS_OF:
+            if path in provenance and as_of_source not in provenance[path]:
+                provenance[path].append(as_of_source)
     case = _build_case(values, as_of, case_id, treatments if treatments_known else None, region)
     unmapped = list(facts.unmapped)
     _list_silent(read, provenance, unmapped)
