@@ -1235,6 +1235,28 @@ def test_a_value_outside_its_fields_range_is_listed_not_used() -> None:
     case_from_mapping(result.case)  # the record is not blocked
 
 
+def test_an_older_value_never_stands_in_for_a_newest_one_out_of_range() -> None:
+    """The newest result is the one a clinician reads: when it cannot be used, the field is
+    unknown (an older Ki-67 stays an earlier value), never silently the older result."""
+    older = ki67("old", 3, "2025-01-01")
+    newest = ki67("new", 12, "2026-09-01") | {"valueQuantity": qty(12, "1")}
+    ecog_old = obs("e1", LOINC, "89247-1", "2025-01-01", valueInteger=1)
+    ecog_new = obs("e2", LOINC, "89247-1", "2026-09-01", valueInteger=7)
+
+    result = run(older, newest, ecog_old, ecog_new)
+
+    assert "ki67_percent" not in result.case["tumor"]
+    assert result.case["tumor"]["ki67_history"] == [
+        {"date": "2025-01-01", "percent": 3, "specimen": "unknown"}
+    ]
+    assert "ecog" not in result.case.get("patient", {})
+    assert any(
+        "newest Ki-67 result is out of range" in r for r in reasons(result, "Observation/old")
+    )
+    assert any("older value is not taken" in r for r in reasons(result, "Observation/e1"))
+    case_from_mapping(result.case)
+
+
 def test_patient_references_by_prefix_conditional_and_identifier_value() -> None:
     mrn = {"system": "urn:mrn", "value": "M1"}
     patient = PATIENT | {"identifier": [mrn]}

@@ -14,6 +14,7 @@ every resource that gave nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -652,6 +653,18 @@ def _as_sent(resource: Any) -> str:
     return f" (sent as {quantity.value} {unit!r})" if unit else ""
 
 
+_OLDER_NOT_CURRENT = (
+    "not used: a newer result of the same test is out of range, and an older value is not "
+    "taken as the current one"
+)
+
+
+_OLDER_KI67 = (
+    "kept as an earlier Ki-67 (history), not as the current index: the newest Ki-67 result is "
+    "out of range"
+)
+
+
 def _in_range(
     facts: Facts, special: Special, resources: Mapping[str, Any], codes: CodeTables
 ) -> tuple[list[Any], list[Candidate]]:
@@ -665,27 +678,48 @@ def _in_range(
             return None
         return _outside(path, value, codes.target_unit(path), _as_sent(resources.get(resource)))
 
-    for store in (facts.single, facts.arrays):
+    for single, store in ((True, facts.single), (False, facts.arrays)):
         for path in list(store):
             kept = []
+            dropped: list[Candidate] = []
             for c in store[path]:
                 why = bad(path, c.value, c.resource, c.element)
                 if why is None:
                     kept.append(c)
                 else:
+                    dropped.append(c)
                     facts.note(c.resource, c.element, why)
+            if single and dropped and kept:
+                # An older value never stands in for a newer one that cannot be used: the
+                # newest result is what the clinician would read, so the field stays unknown.
+                newest_dropped = max(c.key for c in dropped)
+                if newest_dropped >= max(c.key for c in kept):
+                    for c in kept:
+                        facts.note(c.resource, c.element, _OLDER_NOT_CURRENT)
+                    kept = []
             if kept:
                 store[path] = kept
             else:
                 del store[path]
     ki67 = []
+    dropped_current: list[tuple[int, int, int]] = []
     for k in special.ki67:
         path = KI67_HISTORY + ".percent" if k.history else KI67
         why = bad(path, k.percent, k.resource, "Observation.value")
         if why is None:
             ki67.append(k)
         else:
+            if not k.history:
+                dropped_current.append(date_key(k.when) or (0, 0, 0))
             facts.note(k.resource, "Observation.valueQuantity", why)
+    if dropped_current:
+        # The newest Ki-67 cannot be used: older ones stay earlier values (history), and the
+        # current index is left unknown rather than taken from an older result.
+        newest_dropped = max(dropped_current)
+        for index, k in enumerate(ki67):
+            if not k.history and (date_key(k.when) or (0, 0, 0)) <= newest_dropped:
+                facts.note(k.resource, "Observation.valueQuantity", _OLDER_KI67)
+                ki67[index] = dataclasses.replace(k, history=True)
     sstr = []
     for c in special.sstr:
         why = bad(c.path, c.value, c.resource, c.element)
