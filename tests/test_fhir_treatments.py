@@ -1257,3 +1257,34 @@ def test_refusal_in_brackets_is_about_its_own_object() -> None:  # p35
     assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
     assert result.tumor == {"primary_removed": True}
     assert "'refused' about something else" in reasons(result)["Procedure/p1"]
+
+
+# --------------------------------------------------------------------------- break test 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ileal resection post-PRRT",  # p36, n06
+        "Ileal resection post-Lutathera",
+        "Post-PRRT ileal resection",
+    ],
+)
+def test_a_vetoed_match_does_not_hide_another_treatment_in_the_clause(text: str) -> None:
+    result = run([procedure("p1", concept(text), performedDateTime="2023-05-16")])
+    assert [t["therapy"] for t in result.treatments] == ["surgical_resection"]
+    assert result.tumor == {"primary_removed": True}
+    assert "says this is not the treatment itself" in reasons(result)["Procedure/p1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "therapies"),
+    [
+        ("DEB-TACE", ["deb_tace"]),  # not also TACE: the same words
+        ("Post-DEB-TACE ileal resection", ["surgical_resection"]),  # nor TACE after a veto
+        ("EUS-guided RFA of pancreatic NET", ["eus_radiofrequency_ablation"]),
+    ],
+)
+def test_rules_on_the_same_words_give_one_treatment(text: str, therapies: list[str]) -> None:
+    result = run([procedure("p1", concept(text), performedDateTime="2023-05-16")])
+    assert [t["therapy"] for t in result.treatments] == therapies

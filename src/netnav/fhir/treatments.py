@@ -41,8 +41,10 @@ Rules, in the order applied:
    subcutaneous/immediate release/µg dose); none or both, or oral (Mycapssa) ->
    ``ssa_unspecified``. ``medicationReference``: ``#id`` from ``contained``, else ``resolve``,
    else the reference's ``display``; regimen names (CAPTEM, FOLFOX, EP …) stand for their drugs.
-   A procedure's code text is read clause by clause (em/en dashes split too): each clause's
-   first name rule gives a treatment, vetoed when that clause holds a non-therapeutic head noun
+   A procedure's code text is read clause by clause (em/en dashes split too): every name rule
+   matching a clause (not on words an earlier rule matched) gives a treatment, each vetoed or
+   kept on its own ("Ileal resection post-PRRT" is a resection), vetoed when that clause holds
+   a non-therapeutic head noun
    (planning, dosimetry, CT, biopsy …; not a modifier such as "CT-guided", "PET-avid", "seen on
    PET", not beside an administration marker such as "cycle 2 of 4"); a treatment is not
    performed when a not-done word in its text, statusReason, outcome or note is about it (its
@@ -898,9 +900,8 @@ class _Reader:
                     found = [(option, sites, self._own(option))]
                     break
         if not found:
-            for rule, clause in self._rule_clauses(texts):
+            for rule, _clause, word in self._rule_clauses(texts):
                 own = tuple(p for group in rule.groups for p in group)
-                word = self._not_a_treatment(clause, own)
                 if word is not None:
                     vetoed.append((rule.option, word))
                 elif rule.option not in {o for o, _, _ in found}:
@@ -956,28 +957,38 @@ class _Reader:
             for p in group
         )
 
-    def _rule_clauses(self, texts: list[str]) -> list[tuple[_ProcedureRule, str]]:
-        """(first matching rule, clause) for each clause of the texts, in text order; when no
-        clause matches, a rule whose words are spread over clauses ("Enucleation, pancreatic
-        head") matched on the whole text."""
-        out = []
+    def _rule_clauses(self, texts: list[str]) -> list[tuple[_ProcedureRule, str, str | None]]:
+        """(rule, clause, veto word or None) for each clause of the texts, in text order; when
+        no clause matches, a rule whose words are spread over clauses ("Enucleation, pancreatic
+        head") matched on the whole text.
+
+        Every rule is tried on a clause, in table order: a rule whose names lie on words an
+        earlier rule already matched (accepted or vetoed) is skipped ("DEB-TACE" is not also
+        TACE, "post-DEB-TACE" not a TACE); the others are each vetoed or kept on their own, so
+        a vetoed match does not hide another treatment of the same clause ("Ileal resection
+        post-PRRT": PRRT vetoed, the resection kept)."""
+        out: list[tuple[_ProcedureRule, str, str | None]] = []
         for text in texts:
             for clause in self._clauses(text):
-                rule = self._first_rule(clause)
-                if rule is not None:
-                    out.append((rule, clause))
+                out.extend(self._clause_rules(clause))
         if not out:
             for text in texts:
-                rule = self._first_rule(text.lower())
-                if rule is not None:
-                    out.append((rule, text.lower()))
+                out.extend(self._clause_rules(text.lower()))
         return out
 
-    def _first_rule(self, clause: str) -> _ProcedureRule | None:
+    def _clause_rules(self, clause: str) -> list[tuple[_ProcedureRule, str, str | None]]:
+        out: list[tuple[_ProcedureRule, str, str | None]] = []
+        taken: list[tuple[int, int]] = []
         for rule in self.t.procedure_rules:
-            if all(any(p.search(clause) for p in group) for group in rule.groups):
-                return rule
-        return None
+            if not all(any(p.search(clause) for p in group) for group in rule.groups):
+                continue
+            own = tuple(p for group in rule.groups for p in group)
+            spans = [(m.start(), m.end()) for m in self._names(clause, own)]
+            if any(a < d and c < b for a, b in spans for c, d in taken):
+                continue
+            taken.extend(spans)
+            out.append((rule, clause, self._not_a_treatment(clause, own)))
+        return out
 
     def _clauses(self, text: str) -> list[str]:
         return [c for c in self.t.clause_separators.split(text.lower()) if c.strip()]
