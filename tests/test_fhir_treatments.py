@@ -305,14 +305,12 @@ def test_regimen_by_overlap_and_cycles_from_administrations() -> None:
         {
             "therapy": "platinum_etoposide",
             "start": "2024-01-08",
-            "end": "2024-03-11",
             "cycles": 4,
             "details": "carboplatin; etoposide",
         }
     ]
-    assert (
-        "ongoing" not in result.treatments[0]
-    )  # completed administrations say nothing of the course
+    # completed administrations record doses: they say nothing of the course's end or state
+    assert "ongoing" not in result.treatments[0] and "end" not in result.treatments[0]
     # blocks of administrations per drug; every administration is the provenance
     assert len(result.provenance["treatments[0].cycles"]) == 8
 
@@ -374,8 +372,8 @@ def test_administrations_merge_into_one_course_until_a_long_gap() -> None:
     assert [
         (t["therapy"], t["start"], t.get("end"), t.get("cycles")) for t in result.treatments
     ] == [
-        ("prrt_lu177_dotatate", "2023-01-10", "2023-06-27", 4),
-        ("prrt_lu177_dotatate", "2024-09-03", "2024-09-03", 1),
+        ("prrt_lu177_dotatate", "2023-01-10", None, 4),  # administrations: no end
+        ("prrt_lu177_dotatate", "2024-09-03", None, 1),
     ]
 
 
@@ -751,7 +749,7 @@ def test_ga68_dotatate_imaging_is_not_prrt() -> None:  # 131
 def test_treatments_beside_imaging_or_biopsy_words_still_count(text: str, therapy: str) -> None:
     result = run([procedure("p1", concept(text), performedDateTime="2023-05-01")])
     assert [t["therapy"] for t in result.treatments] == [therapy]
-    assert result.unmapped == []
+    assert all("the course began earlier" in u.reason for u in result.unmapped)
 
 
 def test_aborted_resection_never_removes_the_primary() -> None:  # 123
@@ -1288,3 +1286,57 @@ def test_a_vetoed_match_does_not_hide_another_treatment_in_the_clause(text: str)
 def test_rules_on_the_same_words_give_one_treatment(text: str, therapies: list[str]) -> None:
     result = run([procedure("p1", concept(text), performedDateTime="2023-05-16")])
     assert [t["therapy"] for t in result.treatments] == therapies
+
+
+def test_administrations_alone_give_no_end_and_no_stop() -> None:  # m03b
+    result = run([administration("cx", concept("CAPTEM cycle 3 day 1"), "2025-04-01")])
+    [item] = result.treatments
+    assert item["therapy"] == "capecitabine_temozolomide"
+    assert item["start"] == "2025-04-01"
+    assert "end" not in item and "ongoing" not in item and "stop_reason" not in item
+    assert "cycles" not in item  # cycle 3 said, one administration seen: not 1
+    said = [u.reason for u in result.unmapped if u.resource == "MedicationAdministration/cx"]
+    assert any("'cycle 3' in the text but 1 counted" in r for r in said)
+    assert any("the course began earlier" in r for r in said)
+
+
+def test_administrations_of_a_whole_course_count_cycles_but_give_no_end() -> None:
+    days = ["2024-01-10", "2024-03-06", "2024-05-01", "2024-06-26"]
+    ma = [
+        administration(f"a{n}", concept(f"Lutathera 7.4 GBq cycle {n}"), day)
+        for n, day in enumerate(days, 1)
+    ]
+    [item] = run(ma).treatments
+    assert (item["start"], item["cycles"]) == ("2024-01-10", 4)
+    assert "end" not in item and "ongoing" not in item
+
+
+@pytest.mark.parametrize(
+    ("extra", "stop"),
+    [
+        ({"status": "stopped"}, None),
+        ({"statusReason": [concept("disease progression")]}, "progression"),
+        ({"extension": outcome(stop_reason="toxicity")}, "toxicity"),
+    ],
+)
+def test_an_administration_saying_the_course_stopped_ends_it(
+    extra: dict[str, Any], stop: str | None
+) -> None:
+    status = extra.pop("status", "completed")
+    ma = [
+        administration("a1", concept("capecitabine"), "2024-01-10"),
+        administration("a2", concept("capecitabine"), "2024-02-07", status=status, **extra),
+    ]
+    [item] = run(ma).treatments
+    assert (item["end"], item["ongoing"], item.get("stop_reason")) == ("2024-02-07", False, stop)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["CAPTEM cycle 3 day 1", "capecitabine C3D1 + temozolomide", "CAPTEM cycle #3"],
+)
+def test_an_order_for_a_later_cycle_keeps_its_date_as_the_earliest_known(text: str) -> None:
+    result = run([request("mr1", concept(text), authoredOn="2025-03-01")])
+    [item] = result.treatments
+    assert item["start"] == "2025-03-01" and "cycles" not in item
+    assert "the course began earlier" in reasons(result)["MedicationRequest/mr1"]

@@ -55,7 +55,10 @@ Rules, in the order applied:
 4. Courses: resources of the same drug (or same procedure option) merge into one treatment when
    they share a group (MedicationRequest.groupIdentifier, basedOn CarePlan, the request of an
    administration) or the next starts at most 90 days after the course's end so far
-   (cycles of one treatment). Start = the earliest, end = the latest.
+   (cycles of one treatment). Start = the earliest, end = the latest; an administration's date
+   is a dose, not the course's end: it ends the item only when a status, statusReason or the
+   extension says the course stopped. A first text saying "cycle N" (N > 1) keeps its date as
+   the earliest known start (listed: the course began earlier).
 5. Regimens: courses of drugs that some regimen combines, sharing a group, overlapping in time
    or starting within ``regimen_start_window_days``,
    become one treatment with the regimen's option (every slot filled, every drug in a slot or
@@ -67,7 +70,8 @@ Rules, in the order applied:
    ``stop_reason``: the treatment-outcome extension, else ``statusReason`` words (standalone
    tokens, negation-aware; several reasons or none -> absent, listed). ``cycles``: the
    extension, else blocks of administrations per drug split at gaps > ``cycle_gap_days``
-   (absent when a day is inexact or a block is continuous dosing). ``best_response`` and
+   (absent when a day is inexact, a block is continuous dosing, or a text says "cycle N" with
+   N above the count). ``best_response`` and
    ``months_to_progression``: the extension only.
 """
 
@@ -1494,6 +1498,24 @@ def _cycles(
     return max(counts), _unique(e.start_ref or e.label for e in administered)
 
 
+_CYCLE_NUMBER: Final = re.compile(
+    r"(?<![a-z0-9])(?:cycles?\s*(?:#|no\.?)?\s*(\d{1,2})(?![\d.])|c(\d{1,2})d\d{1,2}(?![\d.]))"
+)
+
+
+def _said_cycle(entries: Iterable[_Entry]) -> tuple[int, _Entry] | None:
+    """The largest cycle number written in the entries' texts ("CAPTEM cycle 3 day 1"), with
+    the entry saying it; None when no text gives one."""
+    best: tuple[int, _Entry] | None = None
+    for entry in entries:
+        for text in entry.details:
+            for found in _CYCLE_NUMBER.finditer(text.lower()):
+                number = int(found.group(1) or found.group(2))
+                if best is None or number > best[0]:
+                    best = (number, entry)
+    return best
+
+
 def _item(
     option: str, courses: list[_Course], tables: _Tables, reader: _Reader
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -1527,7 +1549,16 @@ def _item(
             ongoing, prov["ongoing"] = False, [ref for _, ref in course_ongoing]
         item["ongoing"] = ongoing
     if ongoing is not True:
-        ended = [e for e in entries if e.end is not None and e.end.text is not None]
+        # an administration records a dose, not the end of the course: its date ends the item
+        # only when a status, statusReason or the extension says the course stopped
+        stopped_course = any(e.ongoing is False or e.stop_reason is not None for e in entries)
+        ended = [
+            e
+            for e in entries
+            if e.end is not None
+            and e.end.text is not None
+            and (e.rtype != "MedicationAdministration" or stopped_course)
+        ]
         if ended:
             last_end = max(ended, key=lambda e: (e.end.high if e.end else date.min, e.order))
             assert last_end.end is not None and last_end.end.text is not None
@@ -1548,8 +1579,27 @@ def _item(
     else:
         administered = [e for e in entries if e.rtype == "MedicationAdministration"]
         counted = _cycles(administered, tables, reader) if administered else None
+        said = _said_cycle(administered)
+        if counted is not None and said is not None and said[0] > counted[0]:
+            number, entry = said
+            reader.note(
+                entry.label,
+                f"{entry.rtype}.medication[x]",
+                f"'cycle {number}' in the text but {counted[0]} counted from the administrations "
+                "seen: the earlier cycles are missing, cycles not counted",
+            )
+            counted = None
         if counted is not None:
             item["cycles"], prov["cycles"] = counted
+    first_said = _said_cycle(entries[:1])
+    if "start" in item and first_said is not None and first_said[0] > 1:
+        number, entry = first_said
+        reader.note(
+            entry.label,
+            _element(entry.rtype, entry.label, entry.start_ref),
+            f"the start is the date of 'cycle {number}', the earliest known: the course began "
+            "earlier (its first cycles are not in the bundle)",
+        )
     details = _unique(t for e in entries for t in e.details)
     if details:
         item["details"] = _truncate("; ".join(details))
