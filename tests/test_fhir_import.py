@@ -1137,27 +1137,149 @@ def test_deep_nesting_is_an_import_error() -> None:
 
 
 def test_an_invalid_entry_is_listed_and_the_rest_read() -> None:
-    bad = obs("k", LOINC, "29593-1", "2024-01-10T10:00:00", valueQuantity=qty(5, "%"))
-    bad_id = ki67("ki_67", 9)
+    bad = obs("k", LOINC, "29593-1", valueQuantity={"value": "five", "unit": "%"})
     bad_patient = {
         "resourceType": "Patient",
         "id": "p",
         "birthDate": "12/05/1960",
         "gender": "male",
     }
-    result = run(bad, bad_id, bad_patient, obs("ecog", LOINC, "89247-1", valueInteger=1))
+    result = run(bad, bad_patient, obs("ecog", LOINC, "89247-1", valueInteger=1))
     assert result.case["tumor"]["primary_site"] == "small_intestine"
     assert result.case["patient"] == {"ecog": 1}
     [item] = [u for u in result.unmapped if u.resource == "Observation/k"]
-    assert item.element == "entry[1].resource.effectiveDateTime"
+    assert item.element == "entry[1].resource.valueQuantity.value"
     assert item.reason.startswith("not valid FHIR R4, not read (")
     assert "nothing in it is used" in item.reason
-    assert "Observation/ki_67" in {u.resource for u in result.unmapped}
     [patient] = reasons(result, "Patient/p")
     assert "the patient's sex and age are not read from it" in patient
     bad_primary = condition("primary", "C7A.012", onsetDateTime="yesterday")
     listed = import_bundle(bundle(bad_primary))
     assert "the diagnosis it records is not used" in reasons(listed, "Condition/primary")[0]
+
+
+# -- lenient reading: small R4 violations in elements netnav does not need ----------------
+
+
+def test_a_time_without_zone_keeps_the_date() -> None:
+    late = obs("k", LOINC, "29593-1", "2026-09-01T10:00:00", valueQuantity=qty(5, "%"))
+    result = run(late)
+    assert result.case["tumor"]["ki67_percent"] == 5
+    [repair] = [u for u in result.unmapped if u.resource == "Observation/k"]
+    assert repair.element == "Observation.effectiveDateTime"
+    assert repair.reason.startswith(
+        "time without zone: date kept (2026-09-01T10:00:00 → 2026-09-01"
+    )
+
+
+def test_an_instant_without_zone_is_not_cut_to_a_date() -> None:
+    issued = obs("k", LOINC, "29593-1", valueQuantity=qty(5, "%"), issued="2026-09-01T10:00:00")
+    result = run(issued)
+    assert "ki67_percent" not in result.case["tumor"]
+    [item] = [u for u in result.unmapped if u.resource == "Observation/k"]
+    assert item.element == "entry[1].resource.issued"
+
+
+def test_empty_values_are_removed_anywhere() -> None:
+    interpretation = [{"coding": [{"system": "x", "code": "N", "display": ""}]}]
+    empty = obs(
+        "k",
+        LOINC,
+        "29593-1",
+        valueQuantity={**qty(5, "%"), "unit": ""},
+        interpretation=interpretation,
+        note=[{}],
+        category=[],
+    )
+    result = run(empty)
+    assert result.case["tumor"]["ki67_percent"] == 5
+    listed = {u.element: u.reason for u in result.unmapped if u.resource == "Observation/k"}
+    assert set(listed) == {
+        "Observation.valueQuantity.unit",
+        "Observation.interpretation[0].coding[0].display",
+        "Observation.note",
+        "Observation.category",
+    }
+    assert all(r.startswith("empty value removed (FHIR R4 forbids") for r in listed.values())
+
+
+def test_an_invalid_id_is_dropped_and_the_entry_named_by_its_place() -> None:
+    result = run(obs("ki_67", LOINC, "29593-1", valueQuantity=qty(7, "%")))
+    assert result.case["tumor"]["ki67_percent"] == 7
+    assert result.provenance["tumor.ki67_percent"] == ["Observation#entry[1].valueQuantity"]
+    [repair] = [u for u in result.unmapped if u.resource == "Observation#entry[1]"]
+    assert repair.element == "Observation.id"
+    assert "invalid id 'ki_67'" in repair.reason
+    assert "named by its place" in repair.reason
+
+
+def test_an_invalid_element_netnav_does_not_read_is_removed() -> None:
+    method = {"coding": {"system": LOINC, "code": "x"}}  # coding must be a list
+    result = run(obs("k", LOINC, "29593-1", valueQuantity=qty(5, "%"), method=method))
+    assert result.case["tumor"]["ki67_percent"] == 5
+    [repair] = [u for u in result.unmapped if u.resource == "Observation/k"]
+    assert repair.element == "Observation.method"
+    assert repair.reason.startswith("not valid FHIR R4 at Observation.method.coding (")
+    assert "netnav does not read this element: removed" in repair.reason
+    cond = condition("primary", "C7A.012", morphology="8240/3", note={"text": "x"})
+    assert import_bundle(bundle(cond)).case["tumor"]["primary_site"] == "small_intestine"
+
+
+@pytest.mark.parametrize(
+    ("element", "value", "where"),
+    [
+        ("valueQuantity", {"value": "5 %", "unit": "%"}, "valueQuantity.value"),
+        ("code", {"coding": {"system": LOINC, "code": "29593-1"}}, "code.coding"),
+        ("effectiveDateTime", "yesterday", "effectiveDateTime"),
+        ("subject", {"reference": 5}, "subject.reference"),
+        ("modifierExtension", [{"url": 7}], "modifierExtension[0].url"),
+        ("valueStringX", "x", "valueStringX"),  # not an R4 element: not repaired
+    ],
+)
+def test_an_invalid_element_netnav_reads_is_never_repaired(
+    element: str, value: Any, where: str
+) -> None:
+    bad = obs("k", LOINC, "29593-1", valueQuantity=qty(5, "%"))
+    bad[element] = value
+    result = run(bad)
+    assert "ki67_percent" not in result.case["tumor"]
+    [item] = [u for u in result.unmapped if u.resource == "Observation/k"]
+    assert item.element == f"entry[1].resource.{where}"
+    assert item.reason.startswith("not valid FHIR R4, not read (")
+
+
+def test_repairs_combine_and_the_input_is_not_changed() -> None:
+    messy = obs(
+        "a_b",
+        LOINC,
+        "29593-1",
+        "2026-09-01T10:00",
+        valueQuantity=qty(5, "%"),
+        method={"coding": "x"},
+        note=[{"text": ""}],
+    )
+    doc = bundle(PRIMARY, messy)
+    before = json.dumps(doc, sort_keys=True)
+    result = import_bundle(doc)
+    assert json.dumps(doc, sort_keys=True) == before
+    assert result.case["tumor"]["ki67_percent"] == 5
+    elements = [u.element for u in result.unmapped if u.resource == "Observation#entry[1]"]
+    assert elements == [
+        "Observation.note",
+        "Observation.id",
+        "Observation.effectiveDateTime",
+        "Observation.method",
+    ]
+
+
+def test_a_lone_resource_is_read_leniently_too() -> None:
+    lone = condition("pri_mary", "C7A.012", onsetDateTime="2026-01-02T08:00:00")
+    result = import_bundle(lone)
+    assert result.case["tumor"]["primary_site"] == "small_intestine"
+    assert {u.element for u in result.unmapped if u.resource.startswith("Condition#")} == {
+        "Condition.id",
+        "Condition.onsetDateTime",
+    }
 
 
 def test_as_of_is_inferred_only_from_facts() -> None:

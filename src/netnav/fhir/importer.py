@@ -219,6 +219,7 @@ def _import(
     case = _build_case(values, as_of, case_id, treatments if treatments_known else None, region)
     unmapped = list(facts.unmapped)
     _list_silent(read, provenance, unmapped)
+    unmapped[:0] = _repairs(read)
     return FhirImport(case=case, provenance=provenance, unmapped=tuple(unmapped))
 
 
@@ -229,6 +230,15 @@ def _note_invalid(read: ReadBundle, facts: Facts) -> None:
     for item in read.invalid:
         consequence = _INVALID_CONSEQUENCE.get(item.type, "nothing in it is used")
         facts.note(item.label, item.element, f"{item.reason}; {consequence}")
+
+
+def _repairs(read: ReadBundle) -> list[Unmapped]:
+    """What was changed in each entry so that it could be read (see :mod:`netnav.fhir.read`)."""
+    return [
+        Unmapped(entry.label, repair.element, repair.reason)
+        for entry in read.entries
+        for repair in entry.repairs
+    ]
 
 
 def _record_patient(read: ReadBundle, patient_id: str | None) -> RecordPatient:

@@ -9,6 +9,16 @@ Each resource is validated with its fhir.resources R4B model (R4B reads R4 JSON;
 STU3-only elements are refused by name). **Each Bundle entry is validated on its own**: an
 entry that fails is kept aside as an :class:`InvalidEntry` (its JSON path, the first
 validation error, shortened) and listed by the importer; the rest of the record is read.
+**Lenient reading of an entry** (an entry fhir.resources refuses is repaired, then read
+again, at most :data:`_MAX_REPAIRS` times; every repair is an :class:`Repair` of the entry,
+listed by the importer): (a) a dateTime with a time but no time zone keeps its date
+(``2025-03-01T10:00:00`` → ``2025-03-01``); (b) empty strings, objects and arrays are removed
+anywhere (FHIR forbids them; they carry nothing); (c) an invalid ``id`` is dropped and the
+entry named by its place (``Observation#entry[3]``); (d) any other invalid element is removed
+when it is not an element netnav reads for that resource type (``data/elements_read.yaml``).
+An invalid element netnav reads (``valueQuantity.value`` …) and an element that is not part of
+FHIR R4 at all (R5/STU3 content) are never repaired: the entry is not used.
+
 Only a document that is not a Bundle or resource at all (or a lone resource that fails) raises
 :class:`netnav.fhir.model.FhirImportError` naming the JSON path of the problem
 (``entry[2].resource.valueQuantity.value``), the value found and what is allowed.
@@ -16,16 +26,26 @@ Only a document that is not a Bundle or resource at all (or a lone resource that
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 from netnav.fhir.model import FhirImportError
 
-__all__ = ["Entry", "InvalidEntry", "ReadBundle", "parse_fhir_json", "read_document"]
+__all__ = ["Entry", "InvalidEntry", "ReadBundle", "Repair", "parse_fhir_json", "read_document"]
 
 _MAX_MESSAGE = 200
+# How many times a refused entry is repaired and read again before it is given up.
+_MAX_REPAIRS = 4
+# A dateTime with a time but no time zone (FHIR R4 requires the zone when a time is given).
+_TIME_NO_ZONE = re.compile(r"^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 # Bundle elements checked here; a resource's own elements are checked by its model.
 _BUNDLE_KEYS = {
@@ -40,12 +60,26 @@ _BUNDLE_TYPES = (
 
 
 @dataclass(frozen=True, slots=True)
+class Repair:
+    """One change made to an entry so that it could be read (listed in ``unmapped``).
+
+    ``element``: the FHIR path of the element (``Observation.effectiveDateTime``,
+    ``Observation.interpretation[0].coding[0].display``); ``reason``: what was wrong and what
+    was done, for a clinician.
+    """
+
+    element: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One resource of the document.
 
     ``path``: its JSON path (``entry[3].resource``; ``""`` for a lone resource); ``resource``:
     the fhir.resources R4B model instance; ``type`` and ``id`` as in the JSON; ``label``:
-    ``"Observation/ki67-1"`` (``"Observation#entry[3]"`` when it has no id).
+    ``"Observation/ki67-1"`` (``"Observation#entry[3]"`` when it has no id); ``repairs``: what
+    was changed so that the entry could be read (see the module docstring), in order.
     """
 
     path: str
@@ -54,6 +88,7 @@ class Entry:
     id: str | None
     label: str
     full_url: str | None
+    repairs: tuple[Repair, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +262,146 @@ def _model_class(resource_type: str) -> Any:
     return get_fhir_model_class(resource_type)
 
 
+@cache
+def _elements_read() -> dict[str, frozenset[str]]:
+    """The elements netnav reads per resource type (``data/elements_read.yaml``); ``all``: the
+    elements of every type that are never removed."""
+    text = resources.files("netnav.fhir").joinpath("data", "elements_read.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return {str(k): frozenset(str(e) for e in v) for k, v in raw.items()}
+
+
+def _is_read(resource_type: str, key: str) -> bool | None:
+    """Whether netnav reads the top-level element ``key`` (``_x``, the primitive extension of
+    ``x``, counts as ``x``); ``None`` when the resource type has no list (never repaired)."""
+    table = _elements_read()
+    names = table.get(resource_type)
+    if names is None:
+        return None
+    name = key.removeprefix("_")
+    for element in names | table["all"]:
+        if element == name:
+            return True
+        stem = element.removesuffix("[x]")
+        if stem != element and name.startswith(stem) and name[len(stem) : len(stem) + 1].isupper():
+            return True
+    return False
+
+
+def _fhir_path(resource_type: str, loc: Sequence[str | int]) -> str:
+    return _json_path(resource_type, loc)
+
+
+def _is_empty(value: object) -> bool:
+    return value == "" or (isinstance(value, (dict, list)) and not value)
+
+
+def _strip_empty(node: Any, loc: list[str | int], found: list[list[str | int]]) -> None:
+    """Remove empty strings, objects and arrays (depth first, so that an object left empty by
+    the removal goes too), noting the location of each outermost one removed."""
+    if isinstance(node, dict):
+        for key in list(node):
+            _strip_empty(node[key], [*loc, key], found)
+            if _is_empty(node[key]):
+                found[:] = [f for f in found if f[: len(loc) + 1] != [*loc, key]]
+                found.append([*loc, key])
+                del node[key]
+    elif isinstance(node, list):
+        for index in reversed(range(len(node))):
+            _strip_empty(node[index], [*loc, index], found)
+            if _is_empty(node[index]):
+                found[:] = [f for f in found if f[: len(loc) + 1] != [*loc, index]]
+                found.append([*loc, index])
+                del node[index]
+
+
+def _at(data: Any, loc: Sequence[str | int]) -> tuple[Any, str | int] | None:
+    """(container, key) of the value at ``loc`` in the JSON, or ``None``."""
+    node = data
+    for part in loc[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not loc:
+        return None
+    last = loc[-1]
+    if isinstance(node, dict) and isinstance(last, str) and last in node:
+        return node, last
+    if isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
+        return node, last
+    return None
+
+
+def _repair(data: dict[str, Any], exc: Any, resource_type: str, repairs: list[Repair]) -> Any:
+    """Repair ``data`` (in place) for the errors fhir.resources reported: ``None`` when
+    repaired (read again), else the first error that cannot be repaired (the entry is then
+    not used, for that reason)."""
+    found: list[list[str | int]] = []
+    _strip_empty(data, [], found)
+    for loc in found:
+        repairs.append(
+            Repair(
+                _fhir_path(resource_type, loc),
+                "empty value removed (FHIR R4 forbids empty strings, objects and arrays; it "
+                "carried nothing)",
+            )
+        )
+    if found:
+        return None  # read again: the other errors may have been about the empty values
+    changed = False
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if p != "__root__"]
+        if not loc or error["type"] == "extra_forbidden":
+            return error  # a rule across elements, or not an element of FHIR R4 at all
+        top = str(loc[0])
+        where = _fhir_path(resource_type, loc)
+        value = error.get("input")
+        spot = _at(data, loc)
+        if top == "id" and len(loc) == 1:
+            if "id" in data:
+                del data["id"]
+                repairs.append(
+                    Repair(
+                        where,
+                        f"invalid id {_shown(value)!r} (FHIR ids are letters, digits, '-' and "
+                        "'.'): the resource is read without its id, named by its place; "
+                        "references to it are not resolved",
+                    )
+                )
+                changed = True
+            continue
+        message = str(error.get("msg", ""))
+        match = _TIME_NO_ZONE.match(value) if isinstance(value, str) else None
+        if match and "DateTime" in message and spot is not None and spot[0][spot[1]] == value:
+            spot[0][spot[1]] = match.group(1)
+            repairs.append(
+                Repair(
+                    where,
+                    f"time without zone: date kept ({value} → {match.group(1)}; FHIR R4 "
+                    "requires a time zone with a time, so the time of day is not known)",
+                )
+            )
+            changed = True
+            continue
+        if _is_read(resource_type, top) is False and top in data:
+            del data[top]
+            problem = _short(message.removeprefix("Value error, "))
+            repairs.append(
+                Repair(
+                    _fhir_path(resource_type, [top]),
+                    f"not valid FHIR R4 at {where} ({problem}); netnav does not read this "
+                    "element: removed, the rest of the resource is read",
+                )
+            )
+            changed = True
+            continue
+        if top not in data and _is_read(resource_type, top) is False:
+            continue  # removed above for an earlier error of the same element
+        return error
+    return None if changed else exc.errors()[0]
+
+
 class _InvalidResource(FhirImportError):
     """One resource is not valid FHIR R4 (a Bundle entry: listed; a lone resource: an error)."""
 
@@ -255,14 +430,28 @@ def _read_resource(obj: object, path: str) -> Entry:
             "a FHIR R4 resource type (Patient, Condition, Observation, …)",
             f"{type_path}: {resource_type!r} is not a FHIR R4 resource type",
         ) from None
-    try:
-        resource = model.model_validate(dict(obj))
-    except RecursionError:
-        raise FhirImportError(
-            where, None, "a FHIR R4 resource", f"{where}: nested too deeply to read"
-        ) from None
-    except ValidationError as exc:
-        error = exc.errors()[0]
+    data: dict[str, Any] = dict(obj)
+    repairs: list[Repair] = []
+    failed: Any = None  # the first error that could not be repaired
+    for attempt in range(_MAX_REPAIRS + 1):
+        try:
+            resource = model.model_validate(data)
+            failed = None
+            break
+        except RecursionError:
+            raise FhirImportError(
+                where, None, "a FHIR R4 resource", f"{where}: nested too deeply to read"
+            ) from None
+        except ValidationError as exc:
+            if attempt == 0:
+                data = copy.deepcopy(data)  # never change the caller's JSON
+            failed = exc.errors()[0]
+            if attempt < _MAX_REPAIRS:
+                failed = _repair(data, exc, resource_type, repairs)
+            if failed is not None:
+                break
+    if failed is not None:
+        error = failed
         loc = [p for p in error["loc"] if p != "__root__"]
         at = _json_path(path, loc)
         if error["type"] == "extra_forbidden":
@@ -278,9 +467,9 @@ def _read_resource(obj: object, path: str) -> Entry:
             _shown(error.get("input")),
             f"a valid FHIR R4 value ({message})",
         ) from None
-    resource_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    resource_id = data.get("id") if isinstance(data.get("id"), str) else None
     label = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type}#{where}"
-    return Entry(path, resource, resource_type, resource_id, label, None)
+    return Entry(path, resource, resource_type, resource_id, label, None, tuple(repairs))
 
 
 def _invalid(raw: object, at: str, full_url: str | None, exc: FhirImportError) -> InvalidEntry:
@@ -350,5 +539,7 @@ def read_document(doc: object) -> ReadBundle:
         label = entry.label
         if entry.id is None:
             label = f"{entry.type}#{at}"
-        entries.append(Entry(entry.path, entry.resource, entry.type, entry.id, label, full_url))
+        entries.append(
+            Entry(entry.path, entry.resource, entry.type, entry.id, label, full_url, entry.repairs)
+        )
     return ReadBundle(entries, timestamp, invalid)
