@@ -749,7 +749,7 @@ def test_ga68_dotatate_imaging_is_not_prrt() -> None:  # 131
 def test_treatments_beside_imaging_or_biopsy_words_still_count(text: str, therapy: str) -> None:
     result = run([procedure("p1", concept(text), performedDateTime="2023-05-01")])
     assert [t["therapy"] for t in result.treatments] == [therapy]
-    assert all("the course began earlier" in u.reason for u in result.unmapped)
+    assert all("'cycle 2'" in u.reason for u in result.unmapped)  # earlier cycles missing
 
 
 def test_aborted_resection_never_removes_the_primary() -> None:  # 123
@@ -1340,3 +1340,60 @@ def test_an_order_for_a_later_cycle_keeps_its_date_as_the_earliest_known(text: s
     [item] = result.treatments
     assert item["start"] == "2025-03-01" and "cycles" not in item
     assert "the course began earlier" in reasons(result)["MedicationRequest/mr1"]
+
+
+def test_prrt_procedures_merge_with_cycles_and_end() -> None:  # m10, m11
+    days = ["2024-01-10", "2024-03-06", "2024-06-20", "2024-08-15"]  # a 15-week delay between 2-3
+    procs = [
+        procedure(f"p{n}", concept(f"Lutathera cycle {n} of 4"), performedDateTime=day)
+        for n, day in enumerate(days, 1)
+    ]
+    result = run(procs)
+    [item] = result.treatments
+    assert (item["therapy"], item["start"], item["end"], item["cycles"], item["ongoing"]) == (
+        "prrt_lu177_dotatate",
+        "2024-01-10",
+        "2024-08-15",
+        4,
+        False,
+    )
+    assert result.provenance["treatments[0].end"] == ["Procedure/p4.performedDateTime"]
+    assert len(result.provenance["treatments[0].cycles"]) == 4
+
+
+def test_prrt_procedures_far_apart_are_two_courses() -> None:
+    procs = [
+        procedure("p1", concept("Lutathera"), performedDateTime="2023-01-10"),
+        procedure("p2", concept("Lutathera"), performedDateTime="2023-03-07"),
+        procedure("p3", concept("Lutathera"), performedDateTime="2024-01-10"),  # > 16 weeks
+    ]
+    assert [(t["start"], t["end"], t["cycles"]) for t in run(procs).treatments] == [
+        ("2023-01-10", "2023-03-07", 2),
+        ("2024-01-10", "2024-01-10", 1),
+    ]
+
+
+def test_prrt_in_progress_has_no_end_and_a_missing_cycle_leaves_cycles_absent() -> None:
+    procs = [
+        procedure("p1", concept("Lutathera cycle 1"), performedDateTime="2025-01-10"),
+        procedure(
+            "p2", concept("Lutathera cycle 2"), "in-progress", performedDateTime="2025-03-07"
+        ),
+    ]
+    [item] = run(procs).treatments
+    assert (item["ongoing"], item["cycles"]) == (True, 2) and "end" not in item
+    result = run(
+        [procedure("p2", concept("Lutathera cycle 2 of 4"), performedDateTime="2025-03-07")]
+    )
+    [item] = result.treatments
+    assert "cycles" not in item  # m01b: only cycle 2 seen
+    assert "'cycle 2' in the text but 1 procedure(s) seen" in " ".join(
+        u.reason for u in result.unmapped
+    )
+
+
+def test_a_single_resection_gets_no_cycles() -> None:
+    [item] = run(
+        [procedure("p1", concept("Ileal resection"), performedDateTime="2023-05-16")]
+    ).treatments
+    assert "cycles" not in item and "end" not in item

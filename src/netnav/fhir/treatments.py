@@ -54,7 +54,8 @@ Rules, in the order applied:
    surviving treatment is one item.
 4. Courses: resources of the same drug (or same procedure option) merge into one treatment when
    they share a group (MedicationRequest.groupIdentifier, basedOn CarePlan, the request of an
-   administration) or the next starts at most 90 days after the course's end so far
+   administration) or the next starts at most 90 days (a repeated therapy of
+   ``procedure_courses``, PRRT: its own gap) after the course's end so far
    (cycles of one treatment). Start = the earliest, end = the latest; an administration's date
    is a dose, not the course's end: it ends the item only when a status, statusReason or the
    extension says the course stopped. A first text saying "cycle N" (N > 1) keeps its date as
@@ -71,7 +72,9 @@ Rules, in the order applied:
    tokens, negation-aware; several reasons or none -> absent, listed). ``cycles``: the
    extension, else blocks of administrations per drug split at gaps > ``cycle_gap_days``
    (absent when a day is inexact, a block is continuous dosing, or a text says "cycle N" with
-   N above the count). ``best_response`` and
+   N above the count); for a repeated therapy recorded as Procedures (PRRT), the number of
+   procedures, and the last one's date is the end when all are completed (a procedure is a
+   whole event; an administration is one dose). ``best_response`` and
    ``months_to_progression``: the extension only.
 """
 
@@ -210,6 +213,7 @@ class _Tables:
     regimen_window: timedelta
     cycle_gap: timedelta
     cycle_max: timedelta
+    course_gaps: dict[str, timedelta]  # repeated procedure option -> merge gap
     stop_negation_before: re.Pattern[str]
     stop_negation_after: re.Pattern[str]
     stop_negation_breaks: re.Pattern[str]
@@ -374,6 +378,10 @@ def _tables() -> _Tables:
         regimen_window=timedelta(days=int(raw["regimen_start_window_days"])),
         cycle_gap=timedelta(days=int(raw["cycle_gap_days"])),
         cycle_max=timedelta(days=int(raw["cycle_max_days"])),
+        course_gaps={
+            _option(spec["option"], "procedure_courses"): timedelta(days=int(spec["gap_days"]))
+            for spec in raw["procedure_courses"]
+        },
         stop_negation_before=re.compile(
             r"(?<![a-z0-9])(" + _alternatives(negation["before"]) + r")(?![a-z0-9])"
             r"[\s-]+(?:[\w/-]+\s+){0," + str(window) + r"}$"
@@ -1340,19 +1348,32 @@ class _Course:
         return min(s[0] for s in spans), high
 
 
-def _courses(entries: list[_Entry]) -> list[_Course]:
+def _course_gap(entry: _Entry, tables: _Tables) -> timedelta:
+    """The longest gap within one course: the option's (repeated procedures, PRRT), else 90 days."""
+    option = entry.option
+    if option is None and len(entry.drugs) == 1:
+        option = tables.drugs[next(iter(entry.drugs))].alone
+    return tables.course_gaps.get(option, COURSE_GAP) if option is not None else COURSE_GAP
+
+
+def _courses(entries: list[_Entry], tables: _Tables) -> list[_Course]:
     """Merge entries of the same drug set (or procedure option) into courses (rule 4)."""
     courses: list[_Course] = []
     by_key: dict[tuple[frozenset[str], str | None, bool], list[_Course]] = {}
     for entry in sorted(entries, key=lambda e: e.sort_key):
         key = (entry.drugs, entry.option, entry.rtype == "Procedure")
+        gap = _course_gap(entry, tables)
         target = None
         for course in by_key.get(key, []):
             if entry.groups & course.groups:
                 target = course
                 break
             span, mine = course.span, entry.span
-            if span is not None and mine is not None and mine[0] <= span[1] + COURSE_GAP:
+            if (
+                span is not None
+                and mine is not None
+                and (span[1] == date.max or mine[0] <= span[1] + gap)
+            ):
                 target = course
                 break
         if target is None:
@@ -1559,6 +1580,15 @@ def _item(
             and e.end.text is not None
             and (e.rtype != "MedicationAdministration" or stopped_course)
         ]
+        # repeated procedures (PRRT): each is a whole event, so the last completed one ends the
+        # course when every one is completed
+        repeated = [e for e in entries if e.rtype == "Procedure" and option in tables.course_gaps]
+        if repeated and all(e.completed_procedure for e in repeated):
+            ended += [
+                replace(e, end=e.start, end_ref=e.start_ref)
+                for e in repeated
+                if e.end is None and e.start is not None and e.start.text is not None
+            ]
         if ended:
             last_end = max(ended, key=lambda e: (e.end.high if e.end else date.min, e.order))
             assert last_end.end is not None and last_end.end.text is not None
@@ -1589,6 +1619,19 @@ def _item(
                 "seen: the earlier cycles are missing, cycles not counted",
             )
             counted = None
+        procedures = [e for e in entries if e.rtype == "Procedure"]
+        if counted is None and procedures and option in tables.course_gaps:
+            counted = len(procedures), _unique(e.start_ref or e.label for e in procedures)
+            said = _said_cycle(procedures)
+            if said is not None and said[0] > counted[0]:
+                number, entry = said
+                reader.note(
+                    entry.label,
+                    "Procedure.code",
+                    f"'cycle {number}' in the text but {counted[0]} procedure(s) seen: the "
+                    "earlier cycles are missing, cycles not counted",
+                )
+                counted = None
         if counted is not None:
             item["cycles"], prov["cycles"] = counted
     first_said = _said_cycle(entries[:1])
@@ -1630,7 +1673,7 @@ def treatments_from_resources(
     tables = _tables()
     reader = _Reader(as_of, resolve, tables)
     entries = [e for i, res in enumerate(resources) for e in reader.read(res, i)]
-    assigned = _assign(_clusters(_courses(entries), tables), tables, reader)
+    assigned = _assign(_clusters(_courses(entries, tables), tables), tables, reader)
     built = [_item(option, courses, tables, reader) for option, courses in assigned]
     built_sorted = sorted(built, key=lambda ip: _start_low(ip[0]))  # stable; undated last
     treatments: list[dict[str, Any]] = []
