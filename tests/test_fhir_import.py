@@ -1313,6 +1313,45 @@ def test_a_result_timed_before_the_bundle_timestamp_is_not_after_as_of() -> None
     assert "after as_of 2026-09-14" in reasons(result, "Observation/k")[0]
 
 
+def morph_condition(system: str, code: str, icd: str = "C25.9") -> dict[str, Any]:
+    ext = [{"url": MORPHOLOGY, "valueCodeableConcept": coded(system, code)}]
+    return condition("net", icd, extension=ext)
+
+
+def test_icdo3_under_its_oid_is_read() -> None:
+    oid = "urn:oid:2.16.840.1.113883.6.43.1"
+    tumor = import_bundle(bundle(morph_condition(oid, "8240/3"))).case["tumor"]
+    assert tumor == {"primary_site": "pancreas", "differentiation": "well"}
+
+
+@pytest.mark.parametrize(
+    ("code", "icd", "expected"),
+    [
+        ("1286768001", "C25.9", {"primary_site": "pancreas", "differentiation": "well"}),
+        (
+            "74364000",
+            "C34.90",
+            {
+                "primary_site": "lung",
+                "differentiation": "poor",
+                "nec_subtype": "small_cell",
+                "lung_histotype": "small_cell_nec",
+            },
+        ),
+        ("785766008", "C25.9", {"primary_site": "pancreas", "differentiation": "mixed_minen"}),
+    ],
+)
+def test_verified_snomed_morphology_codes(code: str, icd: str, expected: dict[str, Any]) -> None:
+    assert import_bundle(bundle(morph_condition(SNOMED, code, icd))).case["tumor"] == expected
+
+
+def test_an_unverified_snomed_morphology_is_not_read() -> None:
+    result = import_bundle(bundle(morph_condition(SNOMED, "1651000119109")))
+    assert result.case.get("tumor", {}) == {}
+    [reason] = reasons(result, "Condition/net")
+    assert "neuroendocrine morphology (ICD-O-3 or SNOMED CT)" in reason
+
+
 def test_codes_as_ehrs_write_them() -> None:
     tumor = import_bundle(bundle(condition("net", "C7A012"), condition("liv", "c787"))).case[
         "tumor"

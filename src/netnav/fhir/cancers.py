@@ -59,8 +59,10 @@ def _morphology_codes(cond: Any, tables: CodeTables) -> list[str]:
         if ext.url != url:
             continue
         for system, code, _ in codings(ext.valueCodeableConcept):
-            if system == tables.uri("icdo3") and code:
+            if system in (tables.uri("icdo3"), tables.uri("icdo3_oid")) and code:
                 found.append(normal_icdo3(str(code)))
+            elif system == tables.uri("snomed") and str(code) in tables.morphology_snomed:
+                found.append(str(tables.morphology_snomed[str(code)]["icdo3"]))
     return found
 
 

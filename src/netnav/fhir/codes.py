@@ -76,7 +76,9 @@ class CodeTables:
         self.icd10_metastasis: dict[str, dict[str, Any]] = sites["icd10_metastasis"]
         self.icd10_not_used: dict[str, str] = sites["icd10_not_used"]
         self.body_sites: dict[str, dict[str, Any]] = sites["snomed_body_site"]
-        self.morphology: dict[str, dict[str, Any]] = _load("morphology.yaml")["icdo3"]
+        morphology = _load("morphology.yaml")
+        self.morphology: dict[str, dict[str, Any]] = morphology["icdo3"]
+        self.morphology_snomed: dict[str, dict[str, Any]] = morphology["snomed"]
         self.findings: dict[str, dict[str, Any]] = _load("findings.yaml")["snomed"]
         obs = _load("observations.yaml")
         self.observation_codes: dict[tuple[str, str], ObservationCode] = {}

@@ -85,9 +85,12 @@ def _morphology(cond: Any, tables: CodeTables) -> tuple[str, dict[str, Any] | No
         if ext.url != url:
             continue
         for system, code, _ in codings(ext.valueCodeableConcept):
-            if system == tables.uri("icdo3") and code:
+            if system in (tables.uri("icdo3"), tables.uri("icdo3_oid")) and code:
                 written = normal_icdo3(str(code))
                 return written, tables.morphology.get(written), index
+            snomed = tables.morphology_snomed.get(str(code))
+            if system == tables.uri("snomed") and snomed is not None:
+                return f"SNOMED CT {code} (ICD-O-3 {snomed['icdo3']})", snomed, index
             if code:
                 return f"{system}|{code}", None, index
     return None
@@ -201,14 +204,14 @@ def _primary(
         facts.note(
             label,
             f"Condition.extension[{morph[2]}]",
-            f"morphology {morph[0]}: not a neuroendocrine morphology netnav reads (ICD-O-3 codes of morphology.yaml)",
+            f"morphology {morph[0]}: not a neuroendocrine morphology netnav reads (the ICD-O-3 and SNOMED CT codes of morphology.yaml)",
         )
     if entry is not None:
         if entry.get("needs_morphology") and (morph is None or morph[1] is None):
             facts.note(
                 label,
                 "Condition.code",
-                f"ICD-10 {code} ({entry['display']}): an organ code is read as the NEN primary only with a neuroendocrine morphology (ICD-O-3) on the same Condition",
+                f"ICD-10 {code} ({entry['display']}): an organ code is read as the NEN primary only with a neuroendocrine morphology (ICD-O-3 or SNOMED CT) on the same Condition",
             )
             return []
         for path, value in entry["sets"].items():

@@ -384,7 +384,7 @@ def _other_cancer(cond: Any, entry: Entry, codes: CodeTables, calm: str | None =
         if hit is not None and hit[1].get("needs_morphology"):
             hint = (
                 f" (ICD-10 {code}: an organ code is read as the NEN primary only with a "
-                "neuroendocrine morphology (ICD-O-3) on the same Condition)"
+                "neuroendocrine morphology (ICD-O-3 or SNOMED CT) on the same Condition)"
             )
             break
     if calm is not None:
