@@ -832,14 +832,14 @@ def test_coded_procedure_counts_despite_non_therapeutic_words_and_unrelated_note
 @pytest.mark.parametrize(
     ("text", "expected", "listed"),
     [
-        # 120: the progression phrase is negated; stomatitis is not in the word list
-        ("Stopped for stomatitis; no disease progression", None,
-         "'disease progression' negated: not a stop reason"),
+        # 120: the progression phrase is negated; stomatitis is a toxicity (break test 3)
+        ("Stopped for stomatitis; no disease progression", "toxicity", None),
+        ("stomatitis grade 3", "toxicity", None),
         # 121: "PD" only as a standalone token
         ("switched after PD-L1 result", None, "not a stop reason netnav knows"),
         # 122
-        ("course not completed because of thrombocytopenia", None,
-         "'completed' negated: not a stop reason"),
+        ("course not completed because of thrombocytopenia", "toxicity", None),
+        ("course not completed", None, "'completed' negated: not a stop reason"),
         ("Toxicity; no progression", "toxicity", None),
         ("progression-free, stopped after toxicity", "toxicity", None),
         ("PD on CT", "progression", None),
@@ -1397,3 +1397,38 @@ def test_a_single_resection_gets_no_cycles() -> None:
         [procedure("p1", concept("Ileal resection"), performedDateTime="2023-05-16")]
     ).treatments
     assert "cycles" not in item and "end" not in item
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Grade 3 non-infectious pneumonitis", "toxicity"),  # examples/fhir pancreas bundle
+        ("Non-infectious pneumonitis", "toxicity"),  # "non-" negates its own word only
+        ("mucositis", "toxicity"),
+        ("Febrile neutropenia", "toxicity"),
+        ("grade 4 thrombocytopenia", "toxicity"),
+        ("anaemia", "toxicity"),
+        ("Anemia requiring transfusion", "toxicity"),
+        ("hepatotoxicity", "toxicity"),
+        ("nephrotoxicity", "toxicity"),
+        ("CTCAE grade 3-4 adverse events", "toxicity"),
+        ("intolerance", "toxicity"),
+        ("side effects", "toxicity"),
+        ("no pneumonitis", None),  # negation rules kept
+        ("neutropenia ruled out", None),
+        ("without grade 3 events", None),
+        ("diarrhoea", None),  # an ambiguous symptom: not a toxicity word
+        ("Grade 3 diarrhoea", "toxicity"),  # the grade says it
+        ("stomatitis and progression", None),  # two reasons: not chosen
+    ],
+)
+def test_toxicity_words(text: str, expected: str | None) -> None:
+    res = request(
+        "r1",
+        concept("everolimus 10 mg"),
+        status="stopped",
+        authoredOn="2023-06-01",
+        statusReason={"text": text},
+    )
+    [item] = run([res]).treatments
+    assert item.get("stop_reason") == expected

@@ -1257,6 +1257,12 @@ class _Reader:
             ):
                 continue
             before = self.t.stop_negation_before.search(clause[:start])
+            if (
+                before is not None
+                and before.group(1) == "non"
+                and re.match(r"-[a-z]", clause[before.end(1) : start])
+            ):
+                before = None  # "non-infectious pneumonitis": "non-" negates its own word only
             after = self.t.stop_negation_after.match(clause[end:])
             negated = bool(
                 (
