@@ -135,12 +135,17 @@ def read_value(
     raise ValueProblem(f"{path} cannot be sent as a single Observation value")
 
 
-def _local_field(obs: Any, tables: CodeTables) -> str | None:
+def _case_field_code(concept: Any, tables: CodeTables) -> str | None:
+    """The case-field path a CodeableConcept names with netnav's local code system, if any."""
     local = tables.uri("case_field")
-    for system, code, _ in codings(obs.code):
+    for system, code, _ in codings(concept):
         if system == local and code:
             return str(code)
     return None
+
+
+def _local_field(obs: Any, tables: CodeTables) -> str | None:
+    return _case_field_code(obs.code, tables)
 
 
 def read_observation(
@@ -241,11 +246,7 @@ def _read_no_treatment(
 
 
 def _component_field(component: Any, tables: CodeTables) -> str | None:
-    local = tables.uri("case_field")
-    for system, code, _ in codings(component.code):
-        if system == local and code:
-            return str(code)
-    return None
+    return _case_field_code(component.code, tables)
 
 
 def _read_sstr(
