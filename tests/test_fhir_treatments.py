@@ -268,6 +268,8 @@ def test_every_option_in_the_tables_is_a_vocabulary_id() -> None:
     options |= {o for o, _, _ in tables.procedure_codes.values()} | {
         r.option for r in tables.procedure_rules
     }
+    options |= set(tables.octreotide_options.values())
+    assert set(tables.octreotide_options) == {"long_acting", "short_acting", "unknown"}
     assert options <= ALL_THERAPY_IDS
     assert tables.rxnorm["194000"] == "capecitabine"  # CPIC drug table
 

@@ -191,6 +191,8 @@ class _ProcedureRule:
 class _Tables:
     rxnorm_system: str
     snomed_system: str
+    octreotide_options: dict[str, str]  # long_acting / short_acting / unknown -> option id
+    long_acting_min_mg: float
     drugs: dict[str, _Drug]
     rxnorm: dict[str, str]  # RXCUI -> drug key
     name_patterns: tuple[tuple[re.Pattern[str], str], ...]  # (pattern, drug key)
@@ -356,6 +358,10 @@ def _tables() -> _Tables:
     return _Tables(
         rxnorm_system=str(raw["rxnorm_system"]),
         snomed_system=str(raw["snomed_system"]),
+        octreotide_options={
+            str(k): _option(v, "octreotide_formulation.options") for k, v in form["options"].items()
+        },
+        long_acting_min_mg=float(form["long_acting_min_mg"]),
         drugs=drugs,
         rxnorm=rxnorm,
         name_patterns=tuple(patterns),
@@ -850,11 +856,11 @@ class _Reader:
         )
         long |= any(u in self.t.long_units for u in units)
         short |= any(u in self.t.short_units for u in units)
-        # a strength of 5 mg or more in the name is a depot product (short-acting is in µg)
+        # a strength of long_acting_min_mg or more in the name is a depot product
         micro = _alternatives(self.t.short_text_units)
         for text in evidence:
             for match in re.finditer(r"(\d+(?:\.\d+)?)\s*mg(?!\s*/)(?![a-z])", text):
-                if float(match.group(1)) >= 5:
+                if float(match.group(1)) >= self.t.long_acting_min_mg:
                     long = True
             if re.search(r"\d\s*(?:" + micro + r")(?![a-z])", text):
                 short = True
@@ -874,14 +880,14 @@ class _Reader:
                 label,
                 f"{rtype}.medication[x]",
                 f"oral octreotide ({oral[0]!r}) is neither the LAR depot nor the short-acting "
-                "injection: imported as ssa_unspecified",
+                f"injection: imported as {self.t.octreotide_options['unknown']}",
             )
-            return "ssa_unspecified"
+            return self.t.octreotide_options["unknown"]
         if long and not short:
-            return "octreotide_lar"
+            return self.t.octreotide_options["long_acting"]
         if short and not long:
-            return "octreotide_short_acting"
-        return "ssa_unspecified"
+            return self.t.octreotide_options["short_acting"]
+        return self.t.octreotide_options["unknown"]
 
     def _procedure(self, res: Resource, label: str, order: int) -> list[_Entry]:
         """The treatments one Procedure gives (one per surviving option, in text order)."""
