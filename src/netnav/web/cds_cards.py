@@ -11,7 +11,8 @@ record was not used — and, when the patient is receiving a therapy the plan ad
 The indicator is read from the plan, not from clinical conditions written here:
 
 * ``critical``: an option of the plan is recommended by a rule in the knowledge base's urgent
-  band (rule priority 1–:data:`URGENT_PRIORITY`: crises, fluids, valve surgery), or the patient
+  band (rule priority up to ``urgent_priority_max`` of ``web/data/cds_cards.yaml``: crises,
+  fluids, valve surgery), or the patient
   is receiving (``ongoing``) a therapy the plan lists under ``avoid``;
 * ``warning``: the plan lists therapies to avoid, or an option carries cautions;
 * ``info``: otherwise.
@@ -46,19 +47,26 @@ __all__ = [
     "OVERRIDE_SYSTEM",
     "SUMMARY_MAX",
     "TOPIC_SYSTEM",
-    "URGENT_PRIORITY",
     "CardContext",
     "card_uuid",
     "deceased_card",
     "incomplete_card",
     "plan_cards",
     "unplannable_card",
+    "urgent_priority",
 ]
 
 SUMMARY_MAX: Final = 140
 """The spec's limit on a card's ``summary`` (characters)."""
-URGENT_PRIORITY: Final = 4
-"""Rules recommending with priority 1..4 are urgent (the knowledge base's priority scale)."""
+
+
+@cache
+def urgent_priority() -> int:
+    """The highest rule priority that counts as urgent (``web/data/cds_cards.yaml``)."""
+    text = resources.files("netnav.web").joinpath("data/cds_cards.yaml").read_text("utf-8")
+    return int(yaml.safe_load(text)["urgent_priority_max"])
+
+
 CARD_NAMESPACE: Final = uuid.UUID("4f0c5b0e-6a3e-5d1c-9a51-6e65746e6176")
 TOPIC_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/cds-topic"
 OVERRIDE_SYSTEM: Final = "https://fhir.netnav.org/CodeSystem/cds-override-reason"
@@ -136,7 +144,7 @@ def urgent_options(plan: Mapping[str, Any], kb: Knowledge) -> list[str]:
         (rule.spec.id, rec.option)
         for rule in kb.rules
         for rec in rule.spec.recommend
-        if rec.priority <= URGENT_PRIORITY
+        if rec.priority <= urgent_priority()
     }
     return [
         o["id"]
